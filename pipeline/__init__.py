@@ -1,0 +1,1 @@
+"""newspipe: news feeds to stories in DuckDB."""

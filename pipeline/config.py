@@ -1,0 +1,163 @@
+"""The feeds file (topics and feeds) and every tunable, validated once at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = [
+    "Config",
+    "DedupSettings",
+    "FeedConfig",
+    "FetchSettings",
+    "QualitySettings",
+    "Topic",
+    "load_config",
+]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeedConfig(_Frozen):
+    """One feed: where it is, which outlet publishes it, how its times are read."""
+
+    url: HttpUrl
+    outlet: str | None = None
+    timezone: TimeZone = "UTC"
+    push: Literal["auto", "off"] = "auto"
+
+    @property
+    def outlet_name(self) -> str:
+        """The outlet, defaulting to the feed's host: boilerplate is learned per outlet."""
+        return self.outlet or (urlsplit(self.url).hostname or "unknown")
+
+
+class Topic(_Frozen):
+    name: str = Field(min_length=1)
+    feeds: tuple[FeedConfig, ...] = Field(min_length=1)
+
+
+class FetchSettings(_Frozen):
+    """Timeouts, caps and politeness for every HTTP request (see fetch.FetchLimits)."""
+
+    user_agent: str = "newspipe/0.1 (+https://github.com/newspipe/newspipe)"
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    total_timeout: float = Field(30.0, gt=0)
+    max_bytes: int = Field(10_000_000, gt=0)
+    max_redirects: int = Field(5, ge=0)
+    retries: int = Field(2, ge=0)
+    backoff_seconds: float = Field(0.5, ge=0)
+    backoff_max_seconds: float = Field(30.0, ge=0)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay: float = Field(0.0, ge=0)
+    global_concurrency: int = Field(16, ge=1)
+    respect_robots: bool = True
+    # The one switch that lets the pipeline fetch loopback and private addresses:
+    # off in production (SSRF), on for the local fixture server.
+    allow_private_addresses: bool = False
+
+
+class DedupSettings(_Frozen):
+    """Near-duplicate detection parameters; defaults chosen by bench/ measurements."""
+
+    threshold: float = Field(0.5, gt=0, lt=1)
+    shingle_size: int = Field(3, ge=1, le=10)
+    num_perm: int = Field(128, ge=16, le=1024)
+    window_days: int = Field(30, ge=1)
+
+
+class QualitySettings(_Frozen):
+    """Bounds the quality suites check a run against."""
+
+    languages: tuple[str, ...] = ("en",)
+    min_text_chars: int = Field(200, ge=0)
+    max_text_chars: int = Field(200_000, gt=0)
+    future_tolerance_minutes: int = Field(60, ge=0)
+    max_fetch_error_rate: float = Field(0.2, ge=0, le=1)
+    max_duplicate_rate: float = Field(0.9, ge=0, le=1)
+    max_new_articles: int = Field(1_000_000, ge=0)
+    freshness_hours: int = Field(48, ge=1)
+
+
+class Config(_Frozen):
+    """The whole validated config: topics with their feeds, and every setting."""
+
+    topics: tuple[Topic, ...] = Field(min_length=1)
+    schedule: str = "@hourly"
+    shards: int = Field(4, ge=1, le=1024)
+    workers: int = Field(0, ge=0)  # 0: one per CPU core
+    fetch: FetchSettings = FetchSettings()
+    dedup: DedupSettings = DedupSettings()
+    quality: QualitySettings = QualitySettings()
+
+    def feeds(self) -> list[tuple[Topic, FeedConfig]]:
+        """Every feed with its topic, in file order, each URL once (first topic wins)."""
+        seen: set[str] = set()
+        out = []
+        for topic in self.topics:
+            for feed in topic.feeds:
+                if feed.url not in seen:
+                    seen.add(feed.url)
+                    out.append((topic, feed))
+        return out
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _message(error: dict) -> str:
+    return error["msg"].removeprefix("Value error, ")
+
+
+def parse_config(data: object, *, source: str = "config") -> Config:
+    """Validate an already-parsed mapping; errors name the key path, one per line."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{_key_path(err['loc'])}: {_message(err)}" for err in exc.errors()]
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a feeds YAML file, raising ConfigError with the bad key path."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}".splitlines()[0]) from None
+    return parse_config(data, source=str(path))
