@@ -17,7 +17,7 @@ __all__ = [
     "Shard",
 ]
 
-FetchKind = Literal["feed", "page", "robots"]
+FetchKind = Literal["feed", "page", "robots", "extract"]
 TextSource = Literal["page", "feed_summary"]
 
 

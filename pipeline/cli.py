@@ -1,0 +1,126 @@
+"""`newspipe`: one subcommand per job; each handler validates config once and calls the package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import NewspipeError
+
+__all__ = ["main", "parse_args"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _default_staging(db: Path) -> Path:
+    return db.parent / "staging"
+
+
+def _print_table(title: str, rows: Sequence[tuple[str, object]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    print(title)  # noqa: T201 - the CLI's output
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:>8}")  # noqa: T201
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .runner import run_once
+
+    config = load_config(args.config)
+    run_id = args.run_id or "cli-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    summary = run_once(
+        config,
+        db_path=args.db,
+        staging_dir=args.staging or _default_staging(args.db),
+        run_id=run_id,
+    )
+    _print_table(f"run {summary.run_id}", list(summary.totals().items()))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from . import store
+
+    with store.writer(args.db) as con:
+        versions = con.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall()
+    _print_table(f"{args.db}: schema", [(f"{v:04d}", name) for v, name in versions])
+    return 0
+
+
+def cmd_fixtures_build(args: argparse.Namespace) -> int:
+    from .fixtures import build_web
+
+    report = build_web(args.out)
+    print(f"fixture web built in {args.out}: {report}")  # noqa: T201
+    return 0
+
+
+def cmd_fixtures_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    from .fixtures import FixtureServer, build_web, write_feeds_config
+
+    root = args.root
+    if not (root / "labels.json").exists():
+        build_web(root)
+    with FixtureServer(root, port=args.port) as server:
+        if args.write_config:
+            write_feeds_config(root, server.base_url, args.write_config)
+        print(f"serving {root} at {server.base_url} (Ctrl-C stops)", flush=True)  # noqa: T201
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="newspipe", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="one ingest cycle in-process (poll, fetch, extract, load)")
+    run.add_argument("--config", type=Path, required=True, help="feeds YAML file")
+    run.add_argument("--db", type=Path, required=True, help="DuckDB file (the published snapshot)")
+    run.add_argument("--staging", type=Path, help="staged batches (default: beside the db)")
+    run.add_argument("--run-id", help="run id (default: cli-<UTC timestamp>)")
+    run.set_defaults(handler=cmd_run)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--db", type=Path, required=True)
+    migrate.set_defaults(handler=cmd_migrate)
+
+    fixtures = sub.add_parser("fixtures", help="the local fixture news web").add_subparsers(
+        dest="fixtures_command", required=True)
+    build = fixtures.add_parser("build", help="generate the fixture web (deterministic)")
+    build.add_argument("--out", type=Path, required=True)
+    build.set_defaults(handler=cmd_fixtures_build)
+    serve = fixtures.add_parser("serve", help="serve the fixture web on 127.0.0.1")
+    serve.add_argument("--root", type=Path, default=Path("var/fixtures"))
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--write-config", type=Path, help="also write a feeds YAML for this server")
+    serve.set_defaults(handler=cmd_fixtures_serve)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: expected failures print one line on stderr and return non-zero."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except NewspipeError as exc:
+        print(f"newspipe {args.command}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""The two jobs every orchestrator runs: ingest one shard of feeds, then load staged batches.
+
+The news_ingest DAG maps `ingest_shard` over `plan_shards` and calls `load_staged` once
+in a one-slot pool; `newspipe run` loops over the same functions in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import store
+from .config import Config, DedupSettings, FeedConfig
+from .extract import Extraction, extract_page
+from .fetch import Fetcher, FetchLimits
+from .fingerprint import fingerprint_texts
+from .load import LoadReport, RunInfo, load_batches
+from .poll import FeedState, poll_feed
+from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
+from .staging import ShardReport, batch_dir, read_report, write_batch
+from .urls import normalise_url, url_key
+
+__all__ = [
+    "FeedMeta",
+    "RunSummary",
+    "ingest_shard",
+    "load_staged",
+    "plan_shards",
+    "run_once",
+    "worker_count",
+]
+
+log = logging.getLogger(__name__)
+
+#: Pages per task handed to an extraction process: big enough to amortise pickling.
+EXTRACT_CHUNK = 16
+#: Below this many pages a process pool costs more than it saves.
+POOL_THRESHOLD = 24
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    """What the stages need to know about the feed an entry came from."""
+
+    feed_url: str
+    topic: str
+    outlet: str
+    timezone: str
+
+
+def worker_count(config: Config) -> int:
+    """Processes for extraction: the configured number, or one per usable core."""
+    if config.workers:
+        return config.workers
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def plan_shards(config: Config, *, count: int | None = None) -> list[Shard]:
+    """Split the feeds into at most `count` shards, keeping each outlet in one shard.
+
+    An outlet's feeds and pages mostly share a host, so its politeness limits are
+    enforced by a single fetcher.
+    """
+    count = count or config.shards
+    by_outlet: dict[str, list[str]] = {}
+    for _, feed in config.feeds():
+        by_outlet.setdefault(feed.outlet_name, []).append(feed.url)
+    outlets = sorted(by_outlet, key=lambda o: (-len(by_outlet[o]), o))
+    buckets: list[list[str]] = [[] for _ in range(min(count, len(outlets)) or 1)]
+    for outlet in outlets:  # largest first into the emptiest bucket: balanced and stable
+        min(buckets, key=len).extend(by_outlet[outlet])
+    return [Shard(i, tuple(urls)) for i, urls in enumerate(buckets) if urls]
+
+
+def _feed_metas(config: Config, shard: Shard) -> list[FeedMeta]:
+    known: dict[str, tuple[str, FeedConfig]] = {f.url: (t.name, f) for t, f in config.feeds()}
+    metas = []
+    for url in shard.feed_urls:
+        topic, feed = known[url]
+        metas.append(FeedMeta(url, topic, feed.outlet_name, feed.timezone))
+    return metas
+
+
+def _snapshot_state(
+    db_path: Path, feed_urls: Sequence[str], entry_urls: Sequence[str] | None
+) -> tuple[dict[str, FeedState], set[str]]:
+    """Feed validators and already-stored URLs, read from the published snapshot."""
+    if not Path(db_path).exists():
+        return {}, set()
+    con = store.reader(db_path)
+    try:
+        states = {
+            url: FeedState(etag, modified)
+            for url, etag, modified in con.execute(
+                store.sql_text("pipeline/feed_states.sql"), {"feed_urls": list(feed_urls)}
+            ).fetchall()
+        }
+        known: set[str] = set()
+        if entry_urls:
+            rows = con.execute(store.sql_text("pipeline/known_urls.sql"), {"urls": list(entry_urls)})
+            known = {url for (url,) in rows.fetchall()}
+        return states, known
+    finally:
+        con.close()
+
+
+def _new_entries(polls: Sequence[FeedPoll], known: set[str]) -> list[FeedEntry]:
+    """Entries whose URL is not stored yet, each URL once (the same article in two feeds)."""
+    fresh: dict[str, FeedEntry] = {}
+    for poll in polls:
+        for entry in poll.entries:
+            if entry.url not in known and entry.url not in fresh:
+                fresh[entry.url] = entry
+    return list(fresh.values())
+
+
+def _same_site(a: str, b: str) -> bool:
+    host_a, host_b = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
+    return host_a == host_b or host_a.endswith("." + host_b) or host_b.endswith("." + host_a)
+
+
+def _article(
+    page: Response, entry: FeedEntry, meta: FeedMeta, found: Extraction, settings: DedupSettings
+) -> Article:
+    final = normalise_url(page.final_url)
+    canonical = normalise_url(found.canonical_url) if found.canonical_url else None
+    # A canonical on another site is syndication: it says "copy of", not "same article".
+    same_site = canonical is not None and _same_site(canonical, final)
+    url = canonical if same_site else final
+    variants = dict.fromkeys([url, entry.url, normalise_url(page.url), final,
+                              *(normalise_url(r) for r in page.redirects)])
+    (fp,) = fingerprint_texts([found.text], settings=settings)
+    return Article(
+        article_id=url_key(url),
+        url=url,
+        requested_url=entry.url,
+        feed_url=meta.feed_url,
+        outlet=meta.outlet,
+        topic=meta.topic,
+        title=found.title,
+        text=found.text,
+        text_source=found.text_source,
+        fetched_at=page.fetched_at,
+        fingerprint=fp,
+        authors=found.authors,
+        published_at=found.published_at,
+        published_at_source=found.published_at_source,
+        site_name=found.site_name,
+        language=found.language,
+        tags=found.tags,
+        canonical_url=canonical,
+        syndicated_from=None if same_site or canonical is None else canonical,
+        url_variants=tuple(variants),
+    )
+
+
+def process_pages(
+    items: Sequence[tuple[Response, FeedEntry, FeedMeta]], settings: DedupSettings
+) -> list[Article | Failure]:
+    """Extract and fingerprint fetched pages; runs inside an extraction process."""
+    out: list[Article | Failure] = []
+    for page, entry, meta in items:
+        found = extract_page(page, entry, timezone=meta.timezone)
+        out.append(found if isinstance(found, Failure) else _article(page, entry, meta, found, settings))
+    return out
+
+
+def _process_all(
+    items: list[tuple[Response, FeedEntry, FeedMeta]], settings: DedupSettings, workers: int
+) -> list[Article | Failure]:
+    if workers <= 1 or len(items) < POOL_THRESHOLD:
+        return process_pages(items, settings)
+    chunks = [items[i : i + EXTRACT_CHUNK] for i in range(0, len(items), EXTRACT_CHUNK)]
+    import multiprocessing
+
+    # forkserver: the parent holds threads (HTTP pools), which fork would copy half-locked.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(process_pages, chunks, [settings] * len(chunks))
+        return [r for chunk in results for r in chunk]
+
+
+def _poll_all(fetcher: Fetcher, metas: Sequence[FeedMeta], states: dict[str, FeedState],
+              now: datetime, concurrency: int) -> list[FeedPoll]:
+    def poll(meta: FeedMeta) -> FeedPoll:
+        return poll_feed(meta.feed_url, fetcher=fetcher, state=states.get(meta.feed_url), now=now)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(metas)))) as pool:
+        return list(pool.map(poll, metas))
+
+
+def _failure_row(failure: Failure, now: datetime) -> FetchLogRow:
+    return FetchLogRow(url=failure.url, kind="extract", status=failure.status,
+                       error_class=failure.kind, bytes=0, duration_ms=0.0, fetched_at=now,
+                       detail=failure.detail)
+
+
+def ingest_shard(
+    config: Config,
+    shard: Shard,
+    *,
+    db_path: str | Path,
+    staging_dir: str | Path,
+    run_id: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ShardReport:
+    """Poll a shard's feeds, fetch new pages, extract and fingerprint, stage as Parquet.
+
+    Opens the database read-only (its published snapshot) and never writes it. A batch
+    that already exists for this run and shard is returned as it is: a retried or
+    cleared task does no work twice.
+    """
+    path = batch_dir(Path(staging_dir), run_id, shard.index)
+    if path.exists():
+        return read_report(path)
+    metas = _feed_metas(config, shard)
+    by_feed = {m.feed_url: m for m in metas}
+    states, _ = _snapshot_state(Path(db_path), shard.feed_urls, None)
+    with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
+        polls = _poll_all(fetcher, metas, states, now(), config.fetch.global_concurrency)
+        entries = [e for p in polls for e in p.entries]
+        _, known = _snapshot_state(Path(db_path), (), [e.url for e in entries])
+        fresh = _new_entries(polls, known)
+        pages = fetcher.get_many([e.url for e in fresh], kind="page")
+        fetch_log = fetcher.log()
+    fetched = [
+        (p, e, by_feed[e.feed_url]) for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
+    ]
+    results = _process_all(fetched, config.dedup, worker_count(config))
+    articles = [r for r in results if isinstance(r, Article)]
+    extract_failures = [r for r in results if isinstance(r, Failure)]
+    stamp = now()
+    report = ShardReport(
+        run_id=run_id,
+        shard=shard.index,
+        batch_id=f"{run_id}/shard-{shard.index:04d}",
+        path=str(path),
+        feeds_polled=len(polls),
+        feeds_not_modified=sum(p.not_modified for p in polls),
+        feeds_failed=sum(p.failure is not None for p in polls),
+        entries_seen=len(entries),
+        entries_new=len(fresh),
+        pages_fetched=len(fetched),
+        pages_failed=len(fresh) - len(fetched) + len(extract_failures),
+        articles_extracted=sum(a.text_source == "page" for a in articles),
+        summaries_kept=sum(a.text_source == "feed_summary" for a in articles),
+    )
+    polls_with_meta = [(p, by_feed[p.feed_url].topic, by_feed[p.feed_url].outlet) for p in polls]
+    log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in extract_failures)]
+    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows)
+
+
+def load_staged(
+    db_path: str | Path,
+    reports: Sequence[ShardReport],
+    *,
+    run: RunInfo,
+    dedup: DedupSettings,
+) -> LoadReport:
+    """Load the shards' batches as the single writer, then publish the snapshot."""
+    with store.writer(db_path) as con:
+        return load_batches(con, reports, run=run, dedup=dedup)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """Everything `newspipe run` prints: the shards' counts and the load's."""
+
+    run_id: str
+    shards: tuple[ShardReport, ...]
+    load: LoadReport
+
+    def totals(self) -> dict[str, int]:
+        names = ("feeds_polled", "feeds_not_modified", "feeds_failed", "entries_new",
+                 "pages_fetched", "pages_failed", "articles_extracted", "summaries_kept")
+        counts = {n: sum(getattr(s, n) for s in self.shards) for n in names}
+        counts["articles_loaded"] = self.load.articles_loaded
+        counts["exact_duplicates"] = self.load.exact_duplicates
+        return counts
+
+
+def run_once(
+    config: Config,
+    *,
+    db_path: str | Path,
+    staging_dir: str | Path,
+    run_id: str,
+    trigger: str = "cli",
+    on_shard: Callable[[ShardReport], None] | None = None,
+) -> RunSummary:
+    """One ingest cycle in-process: every shard in turn, then one load."""
+    started = datetime.now(UTC)
+    reports = []
+    for shard in plan_shards(config):
+        report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir, run_id=run_id)
+        reports.append(report)
+        if on_shard:
+            on_shard(report)
+    load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
+    return RunSummary(run_id, tuple(reports), load)

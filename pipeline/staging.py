@@ -1,0 +1,199 @@
+"""Staged batches: what one shard produced, as Parquet files in one directory.
+
+A batch directory appears atomically (written aside, then renamed), so its existence
+means it is complete: a retried shard finds it and does no work twice, and the loader
+never reads half a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import StagingError
+from .records import Article, FeedPoll, FetchLogRow
+
+__all__ = [
+    "BATCH_TABLES",
+    "ShardReport",
+    "batch_dir",
+    "read_report",
+    "write_batch",
+]
+
+_TS = pa.timestamp("us", tz="UTC")
+_STRINGS = pa.list_(pa.string())
+
+FEEDS_SCHEMA = pa.schema([
+    ("feed_url", pa.string()), ("topic", pa.string()), ("outlet", pa.string()),
+    ("polled_at", _TS), ("status", pa.int32()), ("etag", pa.string()),
+    ("last_modified", pa.string()), ("not_modified", pa.bool_()),
+    ("error_class", pa.string()), ("error_detail", pa.string()),
+    ("entry_count", pa.int32()), ("hub_url", pa.string()), ("self_url", pa.string()),
+    ("is_malformed", pa.bool_()),
+])
+ENTRIES_SCHEMA = pa.schema([
+    ("feed_url", pa.string()), ("entry_key", pa.string()), ("url", pa.string()),
+    ("title", pa.string()), ("summary", pa.string()), ("published_at", _TS),
+    ("categories", _STRINGS), ("position", pa.int32()),
+])
+ARTICLES_SCHEMA = pa.schema([
+    ("article_id", pa.string()), ("url", pa.string()), ("requested_url", pa.string()),
+    ("feed_url", pa.string()), ("outlet", pa.string()), ("topic", pa.string()),
+    ("title", pa.string()), ("text", pa.string()), ("text_source", pa.string()),
+    ("content_hash", pa.string()), ("word_count", pa.int32()), ("signature", pa.binary()),
+    ("authors", _STRINGS), ("published_at", _TS), ("published_at_source", pa.string()),
+    ("modified_at", _TS), ("site_name", pa.string()), ("language", pa.string()),
+    ("section", pa.string()), ("tags", _STRINGS), ("page_type", pa.string()),
+    ("canonical_url", pa.string()), ("syndicated_from", pa.string()),
+    ("url_variants", _STRINGS), ("fetched_at", _TS), ("position", pa.int32()),
+])
+FETCH_LOG_SCHEMA = pa.schema([
+    ("seq", pa.int32()), ("url", pa.string()), ("kind", pa.string()), ("status", pa.int32()),
+    ("error_class", pa.string()), ("detail", pa.string()), ("bytes", pa.int64()),
+    ("duration_ms", pa.float64()), ("attempt", pa.int32()), ("fetched_at", _TS),
+])
+
+#: file stem -> schema; the loader reads `<batch>/<stem>.parquet` for each.
+BATCH_TABLES: dict[str, pa.Schema] = {
+    "feeds": FEEDS_SCHEMA,
+    "entries": ENTRIES_SCHEMA,
+    "articles": ARTICLES_SCHEMA,
+    "fetch_log": FETCH_LOG_SCHEMA,
+}
+_REPORT = "report.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardReport:
+    """Counts and the batch path of one shard: what travels through XCom."""
+
+    run_id: str
+    shard: int
+    batch_id: str
+    path: str
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    entries_seen: int = 0
+    entries_new: int = 0
+    pages_fetched: int = 0
+    pages_failed: int = 0
+    articles_extracted: int = 0
+    summaries_kept: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ShardReport:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def batch_dir(staging_dir: Path, run_id: str, shard: int) -> Path:
+    """Where a run's shard batch lives; deterministic so a retry finds it."""
+    safe_run = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return Path(staging_dir) / safe_run / f"shard-{shard:04d}"
+
+
+def _feed_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
+    rows = []
+    for poll, topic, outlet in polls:
+        rows.append({
+            "feed_url": poll.feed_url, "topic": topic, "outlet": outlet,
+            "polled_at": poll.polled_at, "status": poll.status, "etag": poll.etag,
+            "last_modified": poll.last_modified, "not_modified": poll.not_modified,
+            "error_class": poll.failure.kind if poll.failure else None,
+            "error_detail": poll.failure.detail if poll.failure else None,
+            "entry_count": len(poll.entries), "hub_url": poll.hub_url,
+            "self_url": poll.self_url, "is_malformed": poll.is_malformed,
+        })
+    return rows
+
+
+def _entry_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
+    return [
+        {
+            "feed_url": e.feed_url, "entry_key": e.entry_key, "url": e.url, "title": e.title,
+            "summary": e.summary, "published_at": e.published_at,
+            "categories": list(e.categories), "position": e.position,
+        }
+        for poll, _, _ in polls
+        for e in poll.entries
+    ]
+
+
+def _article_rows(articles: Sequence[Article]) -> list[dict]:
+    rows = []
+    for position, a in enumerate(articles):
+        rows.append({
+            "article_id": a.article_id, "url": a.url, "requested_url": a.requested_url,
+            "feed_url": a.feed_url, "outlet": a.outlet, "topic": a.topic, "title": a.title,
+            "text": a.text, "text_source": a.text_source,
+            "content_hash": a.fingerprint.content_hash, "word_count": a.fingerprint.word_count,
+            "signature": a.fingerprint.signature, "authors": list(a.authors),
+            "published_at": a.published_at, "published_at_source": a.published_at_source,
+            "modified_at": a.modified_at, "site_name": a.site_name, "language": a.language,
+            "section": a.section, "tags": list(a.tags), "page_type": a.page_type,
+            "canonical_url": a.canonical_url, "syndicated_from": a.syndicated_from,
+            "url_variants": list(a.url_variants), "fetched_at": a.fetched_at,
+            "position": position,
+        })
+    return rows
+
+
+def _log_rows(log: Sequence[FetchLogRow]) -> list[dict]:
+    return [
+        {
+            "seq": seq, "url": r.url, "kind": r.kind, "status": r.status,
+            "error_class": r.error_class, "detail": r.detail, "bytes": r.bytes,
+            "duration_ms": r.duration_ms, "attempt": r.attempt, "fetched_at": r.fetched_at,
+        }
+        for seq, r in enumerate(log)
+    ]
+
+
+def write_batch(
+    report: ShardReport,
+    *,
+    polls: Sequence[tuple[FeedPoll, str, str]],
+    articles: Sequence[Article],
+    fetch_log: Sequence[FetchLogRow],
+) -> ShardReport:
+    """Write one shard's batch atomically and return its report (path filled in)."""
+    final = Path(report.path)
+    tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tables = {
+        "feeds": _feed_rows(polls),
+        "entries": _entry_rows(polls),
+        "articles": _article_rows(articles),
+        "fetch_log": _log_rows(fetch_log),
+    }
+    for stem, rows in tables.items():
+        table = pa.Table.from_pylist(rows, schema=BATCH_TABLES[stem])
+        pq.write_table(table, tmp / f"{stem}.parquet", compression="zstd")
+    (tmp / _REPORT).write_text(json.dumps(report.to_dict(), sort_keys=True), encoding="utf-8")
+    if final.exists():  # a concurrent retry finished first: keep its batch, it is complete
+        shutil.rmtree(tmp, ignore_errors=True)
+        return read_report(final)
+    os.replace(tmp, final)
+    return report
+
+
+def read_report(path: str | Path) -> ShardReport:
+    """The report of a complete batch; StagingError if the batch is missing or torn."""
+    path = Path(path)
+    try:
+        return ShardReport.from_dict(json.loads((path / _REPORT).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise StagingError(f"staged batch {path} is missing or incomplete: {exc}") from None
