@@ -41,8 +41,7 @@ FEED_TYPES = frozenset(
 )
 ACCEPT = {
     "page": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
-    "feed": "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,"
-    "*/*;q=0.1",
+    "feed": "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.1",
     "robots": "text/plain,*/*;q=0.1",
 }
 
@@ -449,18 +448,14 @@ class Fetcher:
                     break
                 current = self._next_hop(url, current, result, hops)
         except _Refused as refused:
-            outcome = Failure(
-                kind=refused.kind, url=url, detail=refused.detail, status=refused.status
-            )
+            outcome = Failure(kind=refused.kind, url=url, detail=refused.detail, status=refused.status)
         self._record(url, kind, outcome, state, attempt, fetched_at)
         return outcome, state.retry_after
 
     def _next_hop(self, url: str, current: str, redirect: _Redirect, hops: list[str]) -> str:
         target = urljoin(current, redirect.location.strip())
         if target == url or target in hops:
-            raise _Refused(
-                "redirect_loop", f"{current} redirects back to {target}", redirect.status
-            )
+            raise _Refused("redirect_loop", f"{current} redirects back to {target}", redirect.status)
         if len(hops) >= self._limits.max_redirects:
             raise _Refused(
                 "too_many_redirects",
@@ -513,8 +508,7 @@ class Fetcher:
     ) -> Response | _Redirect:
         """One request to one URL through the politeness gates; failures raise _Refused."""
         limits = self._limits
-        host = url.raw_host.decode("ascii")
-        with self._gate(_authority(host, url.port or DEFAULT_PORTS[url.scheme])):
+        with self._gate(_authority(*_host_port(url))):
             now = self._clock()
             if state.deadline is None:
                 state.deadline, state.sent_at = now + limits.total_timeout, now
@@ -556,9 +550,7 @@ class Fetcher:
             return Response(url, url, status, headers, b"", self._now())
         if not 200 <= status < 300:
             if status == 429 or status >= 500:
-                state.retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), now=self._now()
-                )
+                state.retry_after = parse_retry_after(response.headers.get("retry-after"), now=self._now())
             raise _Refused("http_status", f"HTTP {status} {response.reason_phrase}", status)
         problem = _content_type_problem(kind, _media_type(response.headers.get("content-type")))
         if problem:
@@ -594,9 +586,7 @@ class Fetcher:
                     raise _Refused("too_large", f"body exceeds {max_bytes} bytes", status)
                 chunks.append(piece)
             if self._clock() > state.deadline:
-                raise _Refused(
-                    "timeout", f"total timeout {self._limits.total_timeout}s passed", status
-                )
+                raise _Refused("timeout", f"total timeout {self._limits.total_timeout}s passed", status)
         return b"".join(chunks)
 
     # --- Gates: politeness, safety, robots ----------------------------------------------
@@ -644,10 +634,9 @@ class Fetcher:
             raise _Refused("invalid_url", f"unparsable URL: {exc}") from None
         if parsed.scheme not in ("http", "https"):
             raise _Refused("invalid_url", f"scheme {parsed.scheme!r} is not http(s)")
-        host = parsed.raw_host.decode("ascii")
+        host, port = _host_port(parsed)
         if not host:
             raise _Refused("invalid_url", "URL has no host")
-        port = parsed.port or DEFAULT_PORTS[parsed.scheme]
         if not 0 < port < 65536:
             raise _Refused("invalid_url", f"port {port} out of range")
         self._check_address(host, port)
@@ -735,6 +724,12 @@ def _address_problem(hostname: str, addresses: list[str], allow_private: bool) -
         if not allow_private and is_forbidden_address(address):
             return f"{hostname} resolves to non-public address {address}"
     return None
+
+
+def _host_port(url: httpx.URL) -> tuple[str, int]:
+    """The IDNA-encoded host and the explicit or default port of an http(s) URL."""
+    port = url.port if url.port is not None else DEFAULT_PORTS[url.scheme]
+    return url.raw_host.decode("ascii"), port
 
 
 def _authority(host: str, port: int) -> str:
