@@ -79,6 +79,12 @@ def cmd_fixtures_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.root.resolve(), port=args.port)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="newspipe", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -105,6 +111,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--write-config", type=Path, help="also write a feeds YAML for this server")
     serve.set_defaults(handler=cmd_fixtures_serve)
+
+    demo = sub.add_parser("demo", help="the fixture web through a local Airflow (make demo)")
+    demo.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
+    demo.add_argument("--port", type=int, default=8765, help="fixture server port")
+    demo.set_defaults(handler=cmd_demo)
     return parser.parse_args(argv)
 
 

@@ -112,7 +112,7 @@ class Config(_Frozen):
     """The whole validated config: topics with their feeds, and every setting."""
 
     topics: tuple[Topic, ...] = Field(min_length=1)
-    schedule: str = "@hourly"
+    schedule: str | None = "@hourly"  # None: runs only when triggered (demo, tests, push)
     shards: int = Field(4, ge=1, le=1024)
     workers: int = Field(0, ge=0)  # 0: one per CPU core
     fetch: FetchSettings = FetchSettings()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .charsets import declared_charset, decode_html
 from .records import Failure, FeedEntry, Response, TextSource
 
 __all__ = ["Extraction", "extract_page", "summary_text"]
@@ -97,8 +98,9 @@ def extract_page(page: Response, entry: FeedEntry, *, timezone: str = "UTC") -> 
 
     zone = ZoneInfo(timezone)
     try:
+        html = decode_html(page.body, declared_charset(page.header("content-type")))
         doc = trafilatura.bare_extraction(
-            page.body,
+            html,
             url=page.final_url,
             include_comments=False,
             with_metadata=True,

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -185,11 +186,24 @@ def writer(
 
 
 def reader(db_path: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published snapshot; never blocks or is blocked by a load."""
+    """A read-only connection to the published snapshot; never blocks or is blocked by a load.
+
+    DuckDB caches open databases by path within a process, so a second reader would get
+    the snapshot the first one opened. Opening through a private hard link gives each
+    reader the snapshot that is current now.
+    """
     db_path = Path(db_path)
     if not db_path.exists():
         raise StoreError(f"{db_path}: no database yet (run `newspipe run` or `newspipe migrate`)")
+    alias = db_path.with_name(f".{db_path.name}.reader-{uuid.uuid4().hex}")
     try:
-        return duckdb.connect(str(db_path), read_only=True)
+        os.link(db_path, alias)
+    except OSError:  # a read-only folder or a file system without hard links
+        alias = db_path
+    try:
+        return duckdb.connect(str(alias), read_only=True)
     except duckdb.Error as exc:
         raise StoreError(f"cannot open {db_path} read-only: {exc}") from None
+    finally:
+        if alias != db_path:
+            alias.unlink(missing_ok=True)

@@ -42,7 +42,7 @@ class Deployment:
         return load_config(self.config_path)
 
 
-def schedule() -> str:
+def schedule() -> str | None:
     """The configured schedule, read at DAG parse time (cheap: YAML and pydantic only)."""
     path = os.environ.get("NEWSPIPE_CONFIG")
     return load_config(path).schedule if path else DEFAULT_SCHEDULE

@@ -77,3 +77,11 @@ def test_garbage_bytes_are_a_failure_not_an_exception():
 def test_summary_text_strips_markup():
     assert summary_text("<b>Hello</b> <i>world</i>") == "Hello world"
     assert summary_text(None) == ""
+
+
+def test_a_windows_1252_page_declared_utf8_keeps_its_quotes():
+    body = _paragraphs(SEED.replace('"We have agreed', "\u201cWe have agreed"))
+    html = _page(body).body.decode().encode("cp1252")
+    page = Response(URL, URL, 200, (("content-type", "text/html; charset=utf-8"),), html, NOW)
+    found = extract_page(page, _entry())
+    assert "\u201cWe have agreed" in found.text
