@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import NewspipeError
+from .errors import ConfigError, NewspipeError
 
 __all__ = ["main", "parse_args"]
 
@@ -79,6 +79,42 @@ def cmd_fixtures_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .query import read_query, render, run_query
+
+    fmt = args.format or (args.output.suffix.lstrip(".") if args.output else "table")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ConfigError(f"--format: unknown format {fmt!r} (table, csv, json, parquet)")
+    if fmt == "parquet" and args.output is None:
+        raise ConfigError("--format parquet needs --output FILE")
+    result = run_query(args.db, read_query(args.query), output=args.output, fmt=fmt)
+    if result is None:
+        print(f"wrote {args.output}")  # noqa: T201
+        return 0
+    text = render(result, "table" if fmt == "parquet" else fmt)
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {len(result.rows)} rows to {args.output}")  # noqa: T201
+    else:
+        print(text)  # noqa: T201
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from .config import DedupSettings
+    from .dedup import cluster_documents, read_documents_jsonl, write_clusters_csv
+
+    docs = read_documents_jsonl(args.input)
+    settings = DedupSettings(**{k: v for k, v in (("threshold", args.threshold),
+                                                  ("shingle_size", args.shingle_size)) if v})
+    clusters = cluster_documents(docs, settings=settings)
+    write_clusters_csv(args.output, clusters)
+    _print_table(f"dedup {args.input} -> {args.output}", [
+        ("documents", len(docs)), ("clusters", len(set(clusters.values()))),
+    ])
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -111,6 +147,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--write-config", type=Path, help="also write a feeds YAML for this server")
     serve.set_defaults(handler=cmd_fixtures_serve)
+
+    sql = sub.add_parser("sql", help="read-only SQL over the published snapshot")
+    sql.add_argument("--db", type=Path, required=True)
+    sql.add_argument("query", help="SQL text, or the path of a .sql file (e.g. sql/queries/...)")
+    sql.add_argument("--format", choices=("table", "csv", "json", "parquet"),
+                     help="default: from --output's suffix, else table")
+    sql.add_argument("--output", type=Path, help="write here instead of stdout")
+    sql.set_defaults(handler=cmd_sql)
+
+    dedup = sub.add_parser("dedup", help="cluster near-duplicate documents offline (JSONL in, CSV out)")
+    dedup.add_argument("--input", type=Path, required=True,
+                       help="JSONL: id, text[, title, published_at, source]")
+    dedup.add_argument("--output", type=Path, required=True, help="CSV: doc_id,cluster_id")
+    dedup.add_argument("--threshold", type=float, help="similarity threshold (default: config default)")
+    dedup.add_argument("--shingle-size", type=int, help="words per shingle (default: config default)")
+    dedup.set_defaults(handler=cmd_dedup)
 
     demo = sub.add_parser("demo", help="the fixture web through a local Airflow (make demo)")
     demo.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
