@@ -12,6 +12,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -711,8 +712,9 @@ def test_global_concurrency_holds_across_hosts(serve: Callable[..., Server]) -> 
     servers = [serve(hold_seconds=0.1, shared=shared) for _ in range(3)]
     urls = [s.url(f"/hold/{i}") for i in range(4) for s in servers]
     lim = limits(per_host_concurrency=2, global_concurrency=3)
-    with Fetcher(lim) as fetcher:
-        results = fetcher.get_many(urls, kind="page")
+    # Callers' own threads, more of them than the limit: the Fetcher, not its pool, limits.
+    with Fetcher(lim) as fetcher, ThreadPoolExecutor(len(urls)) as callers:
+        results = list(callers.map(lambda url: fetcher.get(url, kind="page"), urls))
     assert all(isinstance(r, Response) for r in results)
     assert shared.most == 3
     assert all(s.state.in_flight.most <= 2 for s in servers)
