@@ -96,7 +96,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {len(result.rows)} rows to {args.output}")  # noqa: T201
     else:
-        print(text)  # noqa: T201
+        print(text, end="" if text.endswith("\n") else "\n")  # noqa: T201
     return 0
 
 

@@ -45,6 +45,7 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
 WRITER_LOCK_TIMEOUT_SECONDS = 1800.0
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+_COMMENT = re.compile(r"--[^\n]*")
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -67,7 +68,8 @@ def sql_text(relative: str) -> str:
 
 def _statements(text: str) -> list[str]:
     """Split a .sql file into statements (our files keep `;` out of strings and comments)."""
-    return [part.strip() for part in text.split(";\n") if part.strip().strip(";").strip()]
+    code = _COMMENT.sub("", text)
+    return [part.strip() for part in code.split(";\n") if part.strip().strip(";").strip()]
 
 
 def execute_file(con: duckdb.DuckDBPyConnection, relative: str, **params: object) -> None:
