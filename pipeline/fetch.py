@@ -548,6 +548,8 @@ class Fetcher:
         headers = tuple(response.headers.multi_items())
         if status == 304:
             return Response(url, url, status, headers, b"", self._now())
+        if kind == "robots" and _robots_absent(status):
+            return Response(url, url, status, headers, b"", self._now())
         if not 200 <= status < 300:
             if status == 429 or status >= 500:
                 state.retry_after = parse_retry_after(response.headers.get("retry-after"), now=self._now())
@@ -571,6 +573,8 @@ class Fetcher:
         status = response.status_code
         if not truncate and declared.isdigit() and int(declared) > max_bytes:
             raise _Refused("too_large", f"Content-Length {declared} > {max_bytes}", status)
+        if response.is_stream_consumed:  # in-memory response of a mock transport: already read
+            return self._capped(response.content, state, max_bytes, truncate=truncate)
         inflater = _Inflater(response.headers.get("content-encoding", "").strip().lower())
         assert state.deadline is not None
         chunks: list[bytes] = []
@@ -588,6 +592,12 @@ class Fetcher:
             if self._clock() > state.deadline:
                 raise _Refused("timeout", f"total timeout {self._limits.total_timeout}s passed", status)
         return b"".join(chunks)
+
+    def _capped(self, body: bytes, state: _Attempt, max_bytes: int, *, truncate: bool) -> bytes:
+        state.bytes = len(body)
+        if len(body) > max_bytes and not truncate:
+            raise _Refused("too_large", f"body exceeds {max_bytes} bytes", state.status)
+        return body[:max_bytes]
 
     # --- Gates: politeness, safety, robots ----------------------------------------------
 
@@ -671,24 +681,28 @@ class Fetcher:
             raise _Refused("robots_disallowed", f"{origin_key}/robots.txt{origin.note}")
 
     def _fetch_robots(self, origin: str) -> tuple[RobotFileParser, str]:
-        """The origin's robots rules per RFC 9309: 4xx allows all, 5xx or unreachable
-        disallows all (for the life of this Fetcher), and a 200 is parsed."""
+        """The origin's robots rules per RFC 9309: a 4xx (no robots.txt) allows all, a 5xx,
+        429 or an unreachable host disallows all (for the life of this Fetcher)."""
         robots_url = f"{origin}/robots.txt"
         outcome = self._with_retries(
             robots_url, "robots", {"Accept": ACCEPT["robots"]}, max_bytes=ROBOTS_MAX_BYTES
         )
         rules = RobotFileParser(robots_url)
+        if isinstance(outcome, Response) and _robots_absent(outcome.status):
+            rules.allow_all = True
+            rules.modified()
+            return rules, ""
         if isinstance(outcome, Response):
             rules.parse(outcome.body.decode("utf-8", errors="replace").splitlines())
             return rules, " disallows this URL"
-        if outcome.kind == "http_status" and outcome.status is not None:
-            if 400 <= outcome.status < 500 and outcome.status != 429:
-                rules.allow_all = True
-                rules.modified()
-                return rules, ""
         rules.disallow_all = True
         rules.modified()
         return rules, f" unavailable ({outcome.kind}: {outcome.detail}); disallowing all"
+
+
+def _robots_absent(status: int) -> bool:
+    """A robots.txt answer meaning "no rules" (RFC 9309 "unavailable"), not an error."""
+    return 400 <= status < 500 and status != 429
 
 
 def _retryable(outcome: Response | Failure) -> bool:

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import FetchSettings
 from pipeline.fetch import (
@@ -679,10 +681,15 @@ def test_robots_rules_for_our_agent_apply(serve: Callable[..., Server]) -> None:
 @pytest.mark.parametrize(("robots", "allowed"), [(404, True), (403, True), (503, False)])
 def test_robots_status_per_rfc_9309(serve: Callable[..., Server], robots: int, allowed: bool) -> None:
     server = serve(robots=robots)
-    result, _ = fetch(server.url("/page/1"), limits(respect_robots=True))
+    result, fetcher = fetch(server.url("/page/1"), limits(respect_robots=True))
     assert isinstance(result, Response) is allowed
-    if not allowed:
+    [robots_row] = [row for row in fetcher.log() if row.kind == "robots"]
+    assert robots_row.status == robots
+    if allowed:
+        assert robots_row.error_class is None  # no robots.txt is an answer, not an error
+    else:
         assert failure_kind(result) == "robots_disallowed" and "503" in result.detail
+        assert robots_row.error_class == "http_status"
 
 
 def test_robots_is_ignored_when_not_respected(serve: Callable[..., Server]) -> None:
@@ -718,3 +725,69 @@ def test_global_concurrency_holds_across_hosts(serve: Callable[..., Server]) -> 
     assert all(isinstance(r, Response) for r in results)
     assert shared.most == 3
     assert all(s.state.in_flight.most <= 2 for s in servers)
+
+
+# --- Arbitrary responses --------------------------------------------------------------------
+
+
+class Scripted:
+    """A mock transport answering whatever the current example says, streamed in pieces
+    (as from a socket) or in memory (as mock transports usually answer)."""
+
+    def __init__(self) -> None:
+        self.status, self.headers, self.body, self.pieces = 200, {}, b"", 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if not self.pieces:
+            return httpx.Response(self.status, headers=self.headers, content=self.body)
+        size = len(self.body) // self.pieces + 1
+        chunks = [self.body[i : i + size] for i in range(0, len(self.body), size)]
+        return httpx.Response(self.status, headers=self.headers, content=iter(chunks))
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[tuple[Scripted, Fetcher]]:
+    script = Scripted()
+    lim = limits(max_bytes=2048, allow_private_addresses=False, respect_robots=False)
+    public = lambda host, port: ["93.184.216.34"]  # noqa: E731
+    with Fetcher(lim, transport=httpx.MockTransport(script), resolve=public) as fetcher:
+        yield script, fetcher
+
+
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    status=st.sampled_from([200, 204, 206, 301, 302, 304, 308, 404, 429, 500, 503]),
+    body=st.one_of(st.binary(max_size=4096), st.just(gzip.compress(b"<p>" * 5000))),
+    content_type=st.one_of(st.sampled_from(["text/html", "application/rss+xml", ""]), header_text),
+    encoding=st.sampled_from(["", "gzip", "deflate", "x-gzip", "br", "identity", "gzip, gzip"]),
+    location=header_text,
+    retry_after=header_text,
+    kind=st.sampled_from(["page", "feed"]),
+    pieces=st.integers(0, 7),
+)
+def test_any_response_becomes_a_response_or_a_failure(
+    scripted: tuple[Scripted, Fetcher],
+    status: int,
+    body: bytes,
+    content_type: str,
+    encoding: str,
+    location: str,
+    retry_after: str,
+    kind: str,
+    pieces: int,
+) -> None:
+    script, fetcher = scripted
+    script.pieces = pieces
+    headers = {"Content-Type": content_type, "Content-Encoding": encoding,
+               "Location": location, "Retry-After": retry_after}  # fmt: skip
+    script.status, script.body = status, body
+    script.headers = {k: v for k, v in headers.items() if v}
+    logged = len(fetcher.log())
+    result = fetcher.get("http://news.example/a", kind=kind)
+    assert isinstance(result, Response | Failure) and result.url == "http://news.example/a"
+    if isinstance(result, Response):
+        assert len(result.body) <= 2048 and (result.status == 304) == (result.body == b"")
+    assert len(fetcher.log()) == logged + 1
