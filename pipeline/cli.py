@@ -29,7 +29,7 @@ def _print_table(title: str, rows: Sequence[tuple[str, object]]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .runner import run_once
+    from .runner import enforce_error_rate, run_once
 
     config = load_config(args.config)
     run_id = args.run_id or "cli-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -40,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_id=run_id,
     )
     _print_table(f"run {summary.run_id}", list(summary.totals().items()))
+    enforce_error_rate(summary.shards, max_rate=config.fetch.max_error_rate)
     return 0
 
 

@@ -81,6 +81,8 @@ class FetchSettings(_Frozen):
     per_host_delay: float = Field(0.0, ge=0)
     global_concurrency: int = Field(16, ge=1)
     respect_robots: bool = True
+    # Share of failed feeds and pages above which a run fails, after loading what succeeded.
+    max_error_rate: float = Field(0.5, ge=0, le=1)
     # The one switch that lets the pipeline fetch loopback and private addresses:
     # off in production (SSRF), on for the local fixture server.
     allow_private_addresses: bool = False
@@ -104,6 +106,7 @@ class QualitySettings(_Frozen):
     future_tolerance_minutes: int = Field(60, ge=0)
     max_fetch_error_rate: float = Field(0.2, ge=0, le=1)
     max_duplicate_rate: float = Field(0.9, ge=0, le=1)
+    min_new_articles: int = Field(0, ge=0)
     max_new_articles: int = Field(1_000_000, ge=0)
     freshness_hours: int = Field(48, ge=1)
 

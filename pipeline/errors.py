@@ -4,6 +4,7 @@
      ├── ConfigError         the config file is missing, unreadable or invalid
      ├── StoreError          the DuckDB file cannot be opened, migrated or loaded
      ├── StagingError        a staged batch is missing or unreadable
+     ├── TooManyFailures     a run's fetch error rate passed its bound (after loading)
      └── QualityFailed       a critical expectation failed
 
 Problems with a single feed or page are not exceptions: stages return a
@@ -13,7 +14,14 @@ item never stops a shard.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "NewspipeError", "QualityFailed", "StagingError", "StoreError"]
+__all__ = [
+    "ConfigError",
+    "NewspipeError",
+    "QualityFailed",
+    "StagingError",
+    "StoreError",
+    "TooManyFailures",
+]
 
 
 class NewspipeError(Exception):
@@ -34,3 +42,7 @@ class StagingError(NewspipeError):
 
 class QualityFailed(NewspipeError):
     """At least one critical expectation failed; the message lists them."""
+
+
+class TooManyFailures(NewspipeError):
+    """More of a run's feeds and pages failed than the config allows; what succeeded is loaded."""

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 
 from . import store
 from .config import Config, DedupSettings, FeedConfig
+from .errors import TooManyFailures
 from .extract import Extraction, extract_page
 from .fetch import Fetcher, FetchLimits
 from .fingerprint import fingerprint_texts
 from .load import LoadReport, RunInfo, load_batches
-from .poll import FeedState, poll_feed
+from .poll import FeedState, poll_feed, poll_result
 from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
 from .staging import ShardReport, batch_dir, read_report, write_batch
 from .urls import normalise_url, url_key
@@ -29,8 +30,11 @@ from .urls import normalise_url, url_key
 __all__ = [
     "FeedMeta",
     "RunSummary",
+    "ingest_documents",
     "ingest_shard",
     "load_staged",
+    "enforce_error_rate",
+    "error_rate",
     "plan_shards",
     "run_once",
     "worker_count",
@@ -201,6 +205,62 @@ def _failure_row(failure: Failure, now: datetime) -> FetchLogRow:
                        detail=failure.detail)
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Where one batch goes, and what it is called in staged_batches."""
+
+    run_id: str
+    index: int
+    path: Path
+
+    @property
+    def batch_id(self) -> str:
+        return f"{self.run_id}/{self.path.name}"
+
+
+def _stage_polls(
+    config: Config,
+    polls: Sequence[FeedPoll],
+    metas: dict[str, FeedMeta],
+    *,
+    fetcher: Fetcher,
+    db_path: Path,
+    batch: _Batch,
+    now: Callable[[], datetime],
+) -> ShardReport:
+    """From feed polls on: seen-filter, fetch new pages, extract, fingerprint, stage."""
+    entries = [e for p in polls for e in p.entries]
+    _, known = _snapshot_state(db_path, (), [e.url for e in entries])
+    fresh = _new_entries(polls, known)
+    pages = fetcher.get_many([e.url for e in fresh], kind="page")
+    fetch_log = fetcher.log()
+    fetched = [
+        (p, e, metas[e.feed_url]) for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
+    ]
+    results = _process_all(fetched, config.dedup, worker_count(config))
+    articles = [r for r in results if isinstance(r, Article)]
+    extract_failures = [r for r in results if isinstance(r, Failure)]
+    stamp = now()
+    report = ShardReport(
+        run_id=batch.run_id,
+        shard=batch.index,
+        batch_id=batch.batch_id,
+        path=str(batch.path),
+        feeds_polled=len(polls),
+        feeds_not_modified=sum(p.not_modified for p in polls),
+        feeds_failed=sum(p.failure is not None for p in polls),
+        entries_seen=len(entries),
+        entries_new=len(fresh),
+        pages_fetched=len(fetched),
+        pages_failed=len(fresh) - len(fetched) + len(extract_failures),
+        articles_extracted=sum(a.text_source == "page" for a in articles),
+        summaries_kept=sum(a.text_source == "feed_summary" for a in articles),
+    )
+    polls_with_meta = [(p, metas[p.feed_url].topic, metas[p.feed_url].outlet) for p in polls]
+    log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in extract_failures)]
+    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows)
+
+
 def ingest_shard(
     config: Config,
     shard: Shard,
@@ -216,44 +276,41 @@ def ingest_shard(
     that already exists for this run and shard is returned as it is: a retried or
     cleared task does no work twice.
     """
-    path = batch_dir(Path(staging_dir), run_id, shard.index)
-    if path.exists():
-        return read_report(path)
-    metas = _feed_metas(config, shard)
-    by_feed = {m.feed_url: m for m in metas}
+    batch = _Batch(run_id, shard.index, batch_dir(Path(staging_dir), run_id, shard.index))
+    if batch.path.exists():
+        return read_report(batch.path)
+    metas = {m.feed_url: m for m in _feed_metas(config, shard)}
     states, _ = _snapshot_state(Path(db_path), shard.feed_urls, None)
     with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
-        polls = _poll_all(fetcher, metas, states, now(), config.fetch.global_concurrency)
-        entries = [e for p in polls for e in p.entries]
-        _, known = _snapshot_state(Path(db_path), (), [e.url for e in entries])
-        fresh = _new_entries(polls, known)
-        pages = fetcher.get_many([e.url for e in fresh], kind="page")
-        fetch_log = fetcher.log()
-    fetched = [
-        (p, e, by_feed[e.feed_url]) for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
-    ]
-    results = _process_all(fetched, config.dedup, worker_count(config))
-    articles = [r for r in results if isinstance(r, Article)]
-    extract_failures = [r for r in results if isinstance(r, Failure)]
-    stamp = now()
-    report = ShardReport(
-        run_id=run_id,
-        shard=shard.index,
-        batch_id=f"{run_id}/shard-{shard.index:04d}",
-        path=str(path),
-        feeds_polled=len(polls),
-        feeds_not_modified=sum(p.not_modified for p in polls),
-        feeds_failed=sum(p.failure is not None for p in polls),
-        entries_seen=len(entries),
-        entries_new=len(fresh),
-        pages_fetched=len(fetched),
-        pages_failed=len(fresh) - len(fetched) + len(extract_failures),
-        articles_extracted=sum(a.text_source == "page" for a in articles),
-        summaries_kept=sum(a.text_source == "feed_summary" for a in articles),
-    )
-    polls_with_meta = [(p, by_feed[p.feed_url].topic, by_feed[p.feed_url].outlet) for p in polls]
-    log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in extract_failures)]
-    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows)
+        polls = _poll_all(fetcher, list(metas.values()), states, now(), config.fetch.global_concurrency)
+        return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
+                            batch=batch, now=now)
+
+
+def ingest_documents(
+    config: Config,
+    documents: Sequence[Response],
+    *,
+    db_path: str | Path,
+    staging_dir: str | Path,
+    run_id: str,
+    index: int = 0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ShardReport:
+    """Like ingest_shard, for feed documents already in hand (a WebSub push): no poll.
+
+    Each document's `url` must be a configured feed URL; the rest of the stages are the
+    same, so a pushed article is stored exactly as a polled one would be.
+    """
+    batch = _Batch(run_id, index, batch_dir(Path(staging_dir), run_id, index))
+    if batch.path.exists():
+        return read_report(batch.path)
+    feed_urls = tuple(dict.fromkeys(d.url for d in documents))
+    metas = {m.feed_url: m for m in _feed_metas(config, Shard(index, feed_urls))}
+    polls = [poll_result(d.url, d, now=now()) for d in documents]
+    with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
+        return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
+                            batch=batch, now=now)
 
 
 def load_staged(
@@ -304,3 +361,21 @@ def run_once(
             on_shard(report)
     load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
     return RunSummary(run_id, tuple(reports), load)
+
+
+def error_rate(reports: Sequence[ShardReport]) -> float:
+    """Failed feeds and pages over everything attempted in the run."""
+    attempted = sum(r.feeds_polled + r.entries_new for r in reports)
+    failed = sum(r.feeds_failed + r.pages_failed for r in reports)
+    return failed / attempted if attempted else 0.0
+
+
+def enforce_error_rate(reports: Sequence[ShardReport], *, max_rate: float) -> None:
+    """Raise TooManyFailures when the run failed too often; call it after the load."""
+    rate = error_rate(reports)
+    if rate > max_rate:
+        failed = sum(r.feeds_failed + r.pages_failed for r in reports)
+        raise TooManyFailures(
+            f"{failed} failed feeds and pages ({rate:.0%}) exceed fetch.max_error_rate "
+            f"{max_rate:.0%}; what succeeded is loaded, see fetch_log"
+        )

@@ -74,15 +74,17 @@ def ingest(shard: dict, *, run_id: str) -> dict:
 def load(reports: list[dict], *, run_id: str, run_type: str, started_at: datetime | None) -> dict:
     """Load every shard's batch as the single writer; returns the load report."""
     from .load import RunInfo
-    from .runner import load_staged
+    from .runner import enforce_error_rate, load_staged
     from .staging import ShardReport
 
     deployment = Deployment.from_env()
     config = deployment.config()
+    shards = [ShardReport.from_dict(r) for r in reports if r]
     result = load_staged(
         deployment.db_path,
-        [ShardReport.from_dict(r) for r in reports if r],
+        shards,
         run=RunInfo(run_id, run_type, started_at or datetime.now(UTC)),
         dedup=config.dedup,
     )
+    enforce_error_rate(shards, max_rate=config.fetch.max_error_rate)
     return result.to_dict()

@@ -2,7 +2,7 @@
 -- forward on success, so a failed poll never loses the last good ETag.
 INSERT INTO feeds (
     feed_url, topic, outlet, etag, last_modified, last_polled_at, last_success_at,
-    last_entries_at, last_status, last_error, last_entry_count, hub_url, self_url
+    last_entries_at, last_status, last_error, last_entry_count, last_malformed, hub_url, self_url
 )
 WITH latest AS (
     SELECT *
@@ -21,6 +21,7 @@ SELECT
     status,
     CASE WHEN error_class IS NOT NULL THEN error_class || ': ' || coalesce(error_detail, '') END,
     CASE WHEN not_modified THEN NULL ELSE entry_count END,
+    CASE WHEN not_modified OR error_class IS NOT NULL THEN NULL ELSE is_malformed END,
     hub_url,
     self_url
 FROM latest
@@ -38,5 +39,6 @@ ON CONFLICT (feed_url) DO UPDATE SET
     last_status = excluded.last_status,
     last_error = excluded.last_error,
     last_entry_count = coalesce(excluded.last_entry_count, feeds.last_entry_count),
+    last_malformed = coalesce(excluded.last_malformed, feeds.last_malformed),
     hub_url = coalesce(excluded.hub_url, feeds.hub_url),
     self_url = coalesce(excluded.self_url, feeds.self_url);

@@ -14,6 +14,7 @@ CREATE TABLE feeds (
     last_status       INTEGER,
     last_error        VARCHAR,               -- NULL when the last poll succeeded
     last_entry_count  INTEGER,
+    last_malformed    BOOLEAN,               -- XML was broken, the loose parser still read it
     hub_url           VARCHAR,               -- WebSub hub advertised by the feed
     self_url          VARCHAR                -- WebSub rel=self
 );
