@@ -108,6 +108,8 @@ class FetchLimits:
     per_host_delay: float = 0.0
     global_concurrency: int = 16
     respect_robots: bool = True
+    # Carried for the runner (fail the run above this share of failures); unused here.
+    max_error_rate: float = 0.5
     allow_private_addresses: bool = False
 
     def __post_init__(self) -> None:
@@ -126,11 +128,14 @@ class FetchLimits:
         for name in not_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"FetchLimits.{name} must be >= 0")
+        if not 0 <= self.max_error_rate <= 1:
+            raise ValueError("FetchLimits.max_error_rate must be within [0, 1]")
 
     @classmethod
     def from_settings(cls, settings: FetchSettings) -> FetchLimits:
         """The limits a validated config asks for."""
-        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
+        given = type(settings).model_fields
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls) if f.name in given})
 
 
 # --- Pure helpers (exported for tests and for callers that log their own waits) ---------
