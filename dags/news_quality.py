@@ -1,0 +1,42 @@
+"""
+### news_quality
+
+Prove the data sound after every load: run the Great Expectations suites in `expectations/`
+against the run just loaded and the tables as a whole.
+
+Scheduled on the `newspipe_articles` asset that news_ingest's load updates. The one task
+reads the published snapshot, records each verdict in `quality_results` and builds Data Docs
+under the reports folder. A critical failure fails the task (the log names the failed
+expectations and what they saw); warnings are recorded and reported, and the task stays green.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from _shared import ARTICLES, DEFAULT_ARGS
+from airflow.sdk import dag, task
+
+
+@dag(
+    schedule=[ARTICLES],
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["newspipe"],
+)
+def news_quality():
+    # A failed expectation is a verdict, not a glitch: retrying would only repeat it.
+    @task(retries=0)
+    def check(triggering_asset_events=None) -> dict:
+        from pipeline.quality import check_from_env
+
+        # The ingest run whose load fired this run; none (a manual run) checks the last loaded.
+        events = triggering_asset_events.get(ARTICLES, ()) if triggering_asset_events else ()
+        return check_from_env(events[-1].source_run_id if events else None)
+
+    check()
+
+
+news_quality()
