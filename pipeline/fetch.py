@@ -373,7 +373,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Response | Failure:
-        """GET one feed or page with retries; a 304 is a Response with an empty body."""
+        """GET one feed or page, retrying timeouts, connect errors, 429 and 5xx.
+
+        A 304 is a Response with an empty body (the caller skips parsing). Redirects are
+        followed by hand: `Response.redirects` lists each Location followed, in order, the
+        last being `final_url`. Each attempt has its own `total_timeout`.
+        """
         if kind not in ("feed", "page"):
             raise ValueError(f"kind must be 'feed' or 'page', not {kind!r}")
         if self._closed:
@@ -668,7 +673,7 @@ class Fetcher:
         if not known:
             try:
                 addresses = self._resolve(hostname, port)
-            except (OSError, UnicodeError) as exc:  # not cached: may be transient
+            except (OSError, UnicodeError, ValueError) as exc:  # not cached: may be transient
                 raise _Refused("connect_error", f"cannot resolve {hostname}: {exc}") from None
             problem = _address_problem(hostname, addresses, self._limits.allow_private_addresses)
             with self._lock:

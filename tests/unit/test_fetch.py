@@ -791,3 +791,18 @@ def test_any_response_becomes_a_response_or_a_failure(
     if isinstance(result, Response):
         assert len(result.body) <= 2048 and (result.status == 304) == (result.body == b"")
     assert len(fetcher.log()) == logged + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=st.one_of(
+        st.text(max_size=60),
+        st.builds(lambda rest: "http://" + rest, st.text(max_size=40)),
+        st.builds(lambda rest: "https://news.example" + rest, st.text(max_size=40)),
+    )
+)
+def test_any_url_string_becomes_a_response_or_a_failure(scripted: tuple[Scripted, Fetcher], url: str) -> None:
+    script, fetcher = scripted
+    script.status, script.headers, script.body, script.pieces = 200, {}, HTML, 0
+    result = fetcher.get(url, kind="page")
+    assert isinstance(result, Response | Failure) and result.url == url
