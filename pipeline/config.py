@@ -81,6 +81,9 @@ class FetchSettings(_Frozen):
     per_host_delay: float = Field(0.0, ge=0)
     global_concurrency: int = Field(16, ge=1)
     respect_robots: bool = True
+    # New pages fetched per feed per run: a 10,000-entry feed drains over several runs
+    # instead of stalling one (the rest stay unstored, so the next run takes them).
+    max_new_pages_per_feed: int = Field(200, ge=1)
     # Share of failed feeds and pages above which a run fails, after loading what succeeded.
     max_error_rate: float = Field(0.5, ge=0, le=1)
     # The one switch that lets the pipeline fetch loopback and private addresses:

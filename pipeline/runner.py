@@ -114,13 +114,21 @@ def _snapshot_state(
         con.close()
 
 
-def _new_entries(polls: Sequence[FeedPoll], known: set[str]) -> list[FeedEntry]:
-    """Entries whose URL is not stored yet, each URL once (the same article in two feeds)."""
+def _new_entries(polls: Sequence[FeedPoll], known: set[str], *, per_feed: int) -> list[FeedEntry]:
+    """Entries whose URL is not stored yet, each URL once, at most `per_feed` per feed.
+
+    The same article in two feeds is fetched once; a feed's backlog beyond the cap is
+    left for the next run (feeds list newest first).
+    """
     fresh: dict[str, FeedEntry] = {}
     for poll in polls:
+        taken = 0
         for entry in poll.entries:
+            if taken >= per_feed:
+                break
             if entry.url not in known and entry.url not in fresh:
                 fresh[entry.url] = entry
+                taken += 1
     return list(fresh.values())
 
 
@@ -231,7 +239,7 @@ def _stage_polls(
     """From feed polls on: seen-filter, fetch new pages, extract, fingerprint, stage."""
     entries = [e for p in polls for e in p.entries]
     _, known = _snapshot_state(db_path, (), [e.url for e in entries])
-    fresh = _new_entries(polls, known)
+    fresh = _new_entries(polls, known, per_feed=config.fetch.max_new_pages_per_feed)
     pages = fetcher.get_many([e.url for e in fresh], kind="page")
     fetch_log = fetcher.log()
     fetched = [
