@@ -92,7 +92,8 @@ ROBOTS_MAX_BYTES = 512 * 1024
 class FetchLimits:
     """Timeouts, caps and politeness for one Fetcher: a value object built once.
 
-    Mirrors `config.FetchSettings` field for field (a test keeps them in step).
+    Every HTTP field of `config.FetchSettings`, same names and defaults (a test keeps
+    them in step); the settings that steer the run (page quota, error rate) stay there.
     """
 
     user_agent: str = "newspipe/0.1 (+https://github.com/newspipe/newspipe)"
@@ -108,8 +109,6 @@ class FetchLimits:
     per_host_delay: float = 0.0
     global_concurrency: int = 16
     respect_robots: bool = True
-    # Carried for the runner (fail the run above this share of failures); unused here.
-    max_error_rate: float = 0.5
     allow_private_addresses: bool = False
 
     def __post_init__(self) -> None:
@@ -128,12 +127,10 @@ class FetchLimits:
         for name in not_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"FetchLimits.{name} must be >= 0")
-        if not 0 <= self.max_error_rate <= 1:
-            raise ValueError("FetchLimits.max_error_rate must be within [0, 1]")
 
     @classmethod
     def from_settings(cls, settings: FetchSettings) -> FetchLimits:
-        """The limits a validated config asks for."""
+        """The limits a validated config asks for (its run-level fields left out)."""
         given = type(settings).model_fields
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls) if f.name in given})
 
