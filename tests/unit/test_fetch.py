@@ -711,8 +711,8 @@ def test_robots_is_ignored_when_not_respected(serve: Callable[..., Server]) -> N
 
 
 def test_per_host_concurrency_and_delay_hold_under_load(serve: Callable[..., Server]) -> None:
-    delay = 0.06
-    server = serve(hold_seconds=0.15)
+    delay = 0.08
+    server = serve(hold_seconds=0.2)
     lim = limits(per_host_concurrency=2, per_host_delay=delay, global_concurrency=16)
     with Fetcher(lim) as fetcher:
         results = fetcher.get_many([server.url(f"/hold/{i}") for i in range(12)], kind="page")
@@ -720,7 +720,7 @@ def test_per_host_concurrency_and_delay_hold_under_load(serve: Callable[..., Ser
     assert server.state.in_flight.most == 2  # reached, never exceeded
     starts = sorted(t for _, t in server.state.arrivals)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= delay - 0.015
+    assert min(gaps) >= delay - 0.03  # slack for server-side thread scheduling
 
 
 def test_global_concurrency_holds_across_hosts(serve: Callable[..., Server]) -> None:
