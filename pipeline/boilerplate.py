@@ -28,6 +28,7 @@ __all__ = [
 
 EDGE_SENTENCES = 3  # sentences at each end of an article where boilerplate is looked for
 MIN_SENTENCE_CHARS = 12  # shorter fragments ("Share", "AP") carry too little to learn from
+_CONTEXT_LINES = 4  # longest lines an article's context is taken from
 _MAX_STRIP_PASSES = 4  # a stack of boilerplate deeper than this many edges stays
 _TAIL_CHARS = 1200  # how far from a line's end its last sentences are looked for
 # A sentence ends at . ! or ? (maybe followed by a closing quote) before a space.
@@ -38,8 +39,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+")
 class EdgeSentence:
     """A sentence near an article's edge: the unit boilerplate is learned from.
 
-    `context` identifies the article's own content (its longest inner sentence), so two
-    revisions of one article count once, while two different articles count twice.
+    `context` identifies the article's own content (its longest inner line other than the
+    sentence's), so two revisions of one article count once, two different articles twice.
     """
 
     key: str  # the folded sentence (fold_sentence): what boilerplate sets hold
@@ -119,7 +120,7 @@ def edge_sentences(text: str) -> list[EdgeSentence]:
     if not lines:
         return []
     inner = lines[EDGE_SENTENCES:-EDGE_SENTENCES] or lines
-    context = fold_sentence(max(inner, key=len))
+    longest = sorted(inner, key=len, reverse=True)[:_CONTEXT_LINES]
     out: dict[str, EdgeSentence] = {}
     head = [(s, False) for s in _head_sentences(lines)]
     tail = [(s, True) for s in _tail_sentences(lines)]
@@ -127,7 +128,9 @@ def edge_sentences(text: str) -> list[EdgeSentence]:
         s = s.strip()
         if len(s) >= MIN_SENTENCE_CHARS:
             key = fold_sentence(s)
-            out.setdefault(key, EdgeSentence(key, s, context, at_end))
+            # The context is the article's longest line that is not this sentence's own.
+            context = next((line for line in longest if s not in line), text)
+            out.setdefault(key, EdgeSentence(key, s, fold_sentence(context), at_end))
     return list(out.values())
 
 

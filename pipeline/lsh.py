@@ -17,7 +17,6 @@ __all__ = [
     "false_negative_probability",
     "false_positive_probability",
     "optimal_bands",
-    "pairs_across",
 ]
 
 _INTEGRATION_POINTS = 201
@@ -111,18 +110,3 @@ def candidate_pairs(keys: np.ndarray, valid: np.ndarray | None = None):
     order = np.argsort(flat, kind="stable")
     a, b = _pairs_in_sorted_runs(flat[order], rows[order])
     return _unique_pairs(a, b)
-
-
-def pairs_across(new_keys: np.ndarray, new_rows: np.ndarray, old_keys: np.ndarray,
-                 old_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (new_row, old_row) whose keys are equal (old rows given as a flat key list)."""
-    order = np.argsort(old_keys, kind="stable")
-    old_keys, old_rows = old_keys[order], old_rows[order]
-    lo = np.searchsorted(old_keys, new_keys, side="left")
-    hi = np.searchsorted(old_keys, new_keys, side="right")
-    counts = hi - lo
-    left = np.repeat(new_rows, counts)
-    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    right = old_rows[starts + np.arange(int(counts.sum()))]
-    packed = np.unique((left.astype(np.int64) << 32) | right.astype(np.int64))
-    return packed >> 32, packed & 0xFFFFFFFF
