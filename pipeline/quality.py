@@ -200,11 +200,16 @@ class _Tally:
     examples: tuple = ()
     observed: object = None
     is_map: bool = False
+    is_value: bool = False
 
-    def add(self, result: Any) -> None:
+    def add(self, result: Any, value: object = None) -> None:
+        """Fold in one chunk's result; `value` is the column's value in a one-row frame
+        (a metric row), which says more than "0 of 1 unexpected"."""
         seen = result.result or {}
         self.success = self.success and bool(result.success)
-        if "unexpected_count" in seen:
+        if value is not None:
+            self.is_value, self.observed = True, value
+        elif "unexpected_count" in seen:
             self.is_map = True
             self.unexpected += int(seen.get("unexpected_count") or 0)
             self.checked += int(seen.get("element_count") or 0)
@@ -213,11 +218,11 @@ class _Tally:
         elif self.observed is None or not result.success:
             self.observed = seen.get("observed_value")
         if result.exception_info and result.exception_info.get("raised_exception"):
-            self.success = False
+            self.success, self.is_value = False, True
             self.observed = result.exception_info.get("exception_message")
 
     def observed_value(self) -> str:
-        if self.is_map:
+        if self.is_map and not self.is_value:
             text = f"{self.unexpected} of {self.checked} unexpected"
             return text + (f", e.g. {', '.join(map(_show, self.examples))}" if self.examples else "")
         return _show(self.observed)
@@ -229,6 +234,16 @@ def _show(value: object) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def _single_value(frame: Any, column: str | None) -> object:
+    """The column's value when the frame is one row (a metric row), else None."""
+    if len(frame) != 1 or column not in frame.columns:
+        return None
+    import pandas as pd
+
+    value = frame[column].iloc[0]
+    return None if pd.isna(value) else value
 
 
 def _parameters(settings: QualitySettings, now: datetime) -> dict[str, object]:
@@ -264,7 +279,8 @@ def _validate(context: Any, con: duckdb.DuckDBPyConnection, *, run_id: str | Non
                 config = result.expectation_config
                 name = config.meta["name"]
                 severity = getattr(config.severity, "value", str(config.severity))
-                tallies.setdefault(name, _Tally(severity)).add(result)
+                tallies.setdefault(name, _Tally(severity)).add(
+                    result, _single_value(frame, config.kwargs.get("column")))
         results.extend(ExpectationResult(suite, name, t.severity, t.success, t.observed_value())
                        for name, t in tallies.items())
     return results

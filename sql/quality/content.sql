@@ -2,7 +2,7 @@
 -- run), in chunks: $chunk of $chunks, split by a hash of article_id. The text itself is not
 -- pulled: its length is, and the first learned boilerplate sentence it still carries.
 WITH batch AS (
-    SELECT article_id, outlet, title, text, language
+    SELECT article_id, outlet, title, text, text_source, language
     FROM articles
     WHERE run_id = $run_id
         AND hash(article_id) % $chunks = $chunk
@@ -22,6 +22,7 @@ SELECT
     b.article_id,
     b.title,
     length(b.text) AS text_chars,
+    b.text_source,      -- 'page' or 'feed_summary': only pages are held to the length bounds
     b.language,
     l.sentence AS boilerplate_left
 FROM batch AS b

@@ -11,7 +11,7 @@ copies AS (
     -- story's canonical article (a wire copy folded into a story)
     SELECT count(*) AS articles
     FROM articles AS a
-    LEFT JOIN stories AS s ON s.story_id = a.story_id
+    LEFT JOIN story_registry AS s ON s.story_id = a.story_id
     WHERE a.run_id = $run_id
         AND (a.is_exact_duplicate OR s.canonical_article_id <> a.article_id)
 ),
