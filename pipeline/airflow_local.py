@@ -15,6 +15,7 @@ also sweeps every process whose environment carries this instance's marker.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -40,10 +41,13 @@ __all__ = [
     "LocalAirflow",
     "TERMINAL_RUN_STATES",
     "free_port",
+    "free_ports",
     "instance_processes",
     "service_reachable",
     "throwaway_postgres_database",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 # Ports Airflow claims by default (worker and triggerer log servers, api-server): never pick
 # them, and give each instance its own log-server ports so two instances can run side by side.
@@ -81,8 +85,9 @@ FAST_LOCAL_SETTINGS: Mapping[str, str] = MappingProxyType(
         "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
         "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "60",
         "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__EXPOSE_CONFIG": "True",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # A task's supervisor can linger up to this long after the task ended, holding an
+        # executor slot (seen here: 5 s with the default).
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
     }
 )
 
@@ -92,7 +97,9 @@ INHERITED_NAMES = frozenset({"AIRFLOW_HOME", "AIRFLOW_CONFIG"})
 INSTANCE_MARKER = "NEWSPIPE_AIRFLOW_INSTANCE"
 
 POLL_SECONDS = 0.5
-STOP_GRACE_SECONDS = 15.0
+# The triggerer takes ~10 s to exit on SIGTERM; nothing of a throwaway instance needs that.
+STOP_GRACE_SECONDS = 5.0
+SWEEP_ROUNDS = 5
 MIGRATE_TIMEOUT_SECONDS = 300.0
 HTTP_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 40
@@ -124,14 +131,24 @@ class AirflowSetup:
     expect_dags: tuple[str, ...] = ()
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, never one Airflow claims by default."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def free_ports(count: int, *, avoid: Iterable[int] = ()) -> tuple[int, ...]:
+    """`count` distinct TCP ports free on 127.0.0.1 right now, none that Airflow claims by
+    default. All are held open while choosing: the kernel may hand out a released port again."""
+    unwanted = RESERVED_PORTS | set(avoid)
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
+            if port not in unwanted:
+                ports.append(port)
+    return tuple(ports)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now, never one Airflow claims by default."""
+    return free_ports(1)[0]
 
 
 def service_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -196,6 +213,22 @@ def instance_processes(marker: str) -> list[int]:
     return found
 
 
+def _terminate_groups(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM each process group, give them `grace` seconds together, then SIGKILL them."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -222,7 +255,9 @@ class LocalAirflow:
         self.setup = setup
         self.log_dir = log_dir or setup.home / "process-logs"
         self.marker = secrets.token_hex(8)
-        self._api_port = setup.api_port or free_port()
+        api_port, *log_ports = free_ports(3, avoid=[setup.api_port])
+        self._api_port = setup.api_port or api_port
+        self._log_ports = tuple(log_ports)
         self._queue = f"newspipe-{self.marker}"
         self._airflow = _airflow_bin()
         self._env = self._build_env()
@@ -277,23 +312,44 @@ class LocalAirflow:
         if self._client is not None:
             self._client.close()
             self._client = None
-        for process in self._processes.values():
-            if process.poll() is None:
+        _terminate_groups(list(self._processes.values()), STOP_GRACE_SECONDS)
+        for _ in range(SWEEP_ROUNDS):  # again, in case one forked while we were killing
+            strays = instance_processes(self.marker)
+            if not strays:
+                break
+            for pid in strays:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in self._processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        # SIGKILL whatever is left: leftover groups, and processes that left their group.
-        for process in self._processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for pid in instance_processes(self.marker):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(POLL_SECONDS / 5)
+        broker = self.setup.broker_url or ""
+        if self._processes and broker.startswith(("redis://", "rediss://")):
+            self._forget_celery_queue()
         self._processes.clear()
+
+    def stop_process(self, name: str, *, kill: bool = False) -> None:
+        """Stop one component (e.g. "triggerer"), gracefully or with SIGKILL, to test
+        what happens while it is down; start_process() brings it back."""
+        _terminate_groups([self._processes.pop(name)], 0.0 if kill else STOP_GRACE_SECONDS)
+
+    def start_process(self, name: str) -> None:
+        """Start one component again (or an extra one, e.g. a second "celery worker")."""
+        if name in self._processes:
+            raise AirflowError(f"{name} is already running")
+        self._spawn(name)
+
+    def _forget_celery_queue(self) -> None:
+        """Delete this instance's queue and its bindings from the broker (they outlive it)."""
+        import redis  # lazily: only the Celery set-up needs it
+
+        keys = (self._queue, f"_kombu.binding.{self._queue}", f"_kombu.binding_permanent.{self._queue}")
+        broker = redis.Redis.from_url(str(self.setup.broker_url))
+        try:
+            broker.delete(*keys)
+        except redis.exceptions.ConnectionError as error:
+            # The broker is gone (a test may have stopped it): leave the keys, say so.
+            _LOG.warning("could not delete Celery queue %s: %s", self._queue, error)
+        finally:
+            broker.close()
 
     # -- DAGs and runs ---------------------------------------------------------------------
 
@@ -304,7 +360,13 @@ class LocalAirflow:
         while True:
             self._check_processes()
             errors = self.import_errors()
-            fresh = [e for e in errors if _parse_time(e["timestamp"]) >= self._started_at]
+            # Errors from before this start, or of files since deleted, are about to be cleared.
+            fresh = [
+                e
+                for e in errors
+                if _parse_time(e["timestamp"]) >= self._started_at
+                and (self.setup.dags_folder / e["filename"]).exists()
+            ]
             if fresh:
                 raise AirflowError(_format_import_errors(fresh))
             known = {d["dag_id"] for d in self._paged("/api/v2/dags", "dags") if not d["is_stale"]}
@@ -353,6 +415,8 @@ class LocalAirflow:
         On timeout (or a dead Airflow process) raise with the unfinished or failed tasks and
         the tails of their logs.
         """
+        if self.request("GET", f"/api/v2/dags/{dag_id}")["is_paused"]:
+            raise AirflowError(f"{dag_id} is paused: its run {run_id} would never start")
         deadline = time.monotonic() + timeout
         while True:
             self._check_processes()
@@ -410,9 +474,7 @@ class LocalAirflow:
         }
         self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=body)
 
-    def task_log(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
-    ) -> str:
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The text of one task try's log, read through the API, one event per line."""
         path = f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}/logs/{try_number}"
         answer = self.request("GET", path, params={"map_index": map_index, "full_content": True})
@@ -432,9 +494,7 @@ class LocalAirflow:
             lines.append(f"--- {label}: {ti['state']} (try {ti['try_number']})")
             if ti["try_number"]:
                 try:
-                    log = self.task_log(
-                        dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"]
-                    )
+                    log = self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
                 except (AirflowError, httpx.HTTPError) as error:
                     log = f"(log unavailable: {error})"
                 lines.extend(log.splitlines()[-LOG_TAIL_LINES:])
@@ -491,19 +551,18 @@ class LocalAirflow:
                 # tasks' tokens and the api-server checks them.
                 "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._log_ports[0]),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._log_ports[1]),
             }
         )
         if setup.executor == CELERY_EXECUTOR:
             if setup.broker_url is None or setup.database_url is None:
                 raise ValueError("the CeleryExecutor needs broker_url and a database_url")
             env["AIRFLOW__CELERY__BROKER_URL"] = setup.broker_url
-            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + setup.database_url.replace(
-                "+psycopg2", ""
-            )
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + setup.database_url.replace("+psycopg2", "")
             # A queue of its own, so instances sharing a broker never take each other's tasks.
             env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] = self._queue
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "4"
         for conn_id, uri in setup.connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = uri
         env.update(setup.env)
@@ -511,7 +570,7 @@ class LocalAirflow:
 
     def _command(self, name: str) -> list[str]:
         if name == CELERY_WORKER:
-            return ["celery", "worker", "--queues", self._queue, "--concurrency", "4"]
+            return ["celery", "worker", "--queues", self._queue]
         if name == "api-server":
             return ["api-server", "--host", "127.0.0.1", "--port", str(self._api_port)]
         return name.split()
@@ -544,21 +603,16 @@ class LocalAirflow:
                     check=False,
                 )
             except subprocess.TimeoutExpired as error:
-                raise AirflowError(
-                    f"airflow {' '.join(args)} timed out\n{_tail(log_path)}"
-                ) from error
+                raise AirflowError(f"airflow {' '.join(args)} timed out\n{_tail(log_path)}") from error
         if result.returncode != 0:
-            raise AirflowError(
-                f"airflow {' '.join(args)} exited {result.returncode}\n{_tail(log_path)}"
-            )
+            raise AirflowError(f"airflow {' '.join(args)} exited {result.returncode}\n{_tail(log_path)}")
 
     def _log_path(self, name: str) -> Path:
         return self.log_dir / f"{name.replace(' ', '-')}.log"
 
     def _log_tails(self, names: Iterable[str]) -> str:
         return "".join(
-            f"\n--- {self._log_path(name)} (last lines)\n{_tail(self._log_path(name))}\n"
-            for name in names
+            f"\n--- {self._log_path(name)} (last lines)\n{_tail(self._log_path(name))}\n" for name in names
         )
 
     def _check_processes(self) -> None:
@@ -584,8 +638,7 @@ class LocalAirflow:
                 last = error
             if time.monotonic() > deadline:
                 raise AirflowError(
-                    f"Airflow not healthy in time (last answer: {last})"
-                    + self._log_tails(self._processes)
+                    f"Airflow not healthy in time (last answer: {last})" + self._log_tails(self._processes)
                 )
             time.sleep(POLL_SECONDS)
 
@@ -601,9 +654,7 @@ class LocalAirflow:
         if result.get("create", {}).get("errors"):
             raise AirflowError(f"pools not created: {result['create']['errors']}")
 
-    def _paged(
-        self, path: str, key: str, params: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+    def _paged(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
             page = self.request(

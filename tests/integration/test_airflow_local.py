@@ -1,17 +1,21 @@
 """The local Airflow harness against a real scheduler: mapped tasks, an asset-triggered DAG,
-and every process gone afterwards; on SQLite + LocalExecutor and on PostgreSQL + Celery."""
+clear and re-run, readable failures, and every process gone afterwards; on SQLite with the
+LocalExecutor and on PostgreSQL with the CeleryExecutor."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.airflow_local import (
     CELERY_EXECUTOR,
+    AirflowError,
     AirflowSetup,
     LocalAirflow,
     instance_processes,
@@ -29,25 +33,28 @@ REDIS = ("127.0.0.1", 6379)
 # A Redis database of its own for the Celery broker, away from the pipeline's (0).
 CELERY_REDIS_DB = 11
 RUN_TIMEOUT = 180.0
+PARSE_TIMEOUT = 60.0
 
+# DAG files written at run time into the instance's own copy of the DAG folder.
+BROKEN_DAG = "import pendulum\nfrom airflow.sdk import dag\nimport newspipe_no_such_module\n"
+FAILING_DAG = """
+import pendulum
+from airflow.sdk import dag, task
 
-def drive_smoke_run(airflow: LocalAirflow) -> None:
-    """Trigger the producer, then check its mapped tasks and the consumer's asset run."""
-    airflow.unpause(PRODUCER)
-    airflow.unpause(CONSUMER)
-    run_id = airflow.trigger(PRODUCER)
-    state = airflow.wait_for_run(PRODUCER, run_id, RUN_TIMEOUT)
-    assert state == "success", airflow.failure_report(PRODUCER, run_id)
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def smoke_failing():
+    @task(retries=0)
+    def explode():
+        raise ValueError("smoke task failed on purpose")
 
-    instances = airflow.task_instances(PRODUCER, run_id)
-    assert {ti["state"] for ti in instances} == {"success"}
-    per_task = Counter(ti["task_id"] for ti in instances)
-    assert per_task == {"plan": 1, MAPPED_TASK: SHARD_COUNT, "reduce": 1}
-    mapped = sorted(ti["map_index"] for ti in instances if ti["task_id"] == MAPPED_TASK)
-    assert mapped == list(range(SHARD_COUNT))
+    @task
+    def after(value):
+        return value
 
-    consumer_runs = airflow.wait_for_runs(CONSUMER, 1, RUN_TIMEOUT)
-    assert [(r["run_type"], r["state"]) for r in consumer_runs] == [("asset_triggered", "success")]
+    after(explode())
+
+smoke_failing()
+"""
 
 
 def assert_nothing_left(airflow: LocalAirflow, home: Path) -> None:
@@ -56,29 +63,88 @@ def assert_nothing_left(airflow: LocalAirflow, home: Path) -> None:
     assert leftovers.stdout == ""
 
 
-def test_sqlite_local_executor_runs_mapped_dag_and_asset_consumer(tmp_path: Path) -> None:
-    home = tmp_path / "airflow"
+def drive_smoke_run(airflow: LocalAirflow) -> str:
+    """Trigger the producer, check its mapped tasks and the consumer's asset run; its run_id."""
+    airflow.unpause(PRODUCER)
+    airflow.unpause(CONSUMER)
+    run_id = airflow.trigger(PRODUCER)
+    state = airflow.wait_for_run(PRODUCER, run_id, RUN_TIMEOUT)
+    assert state == "success", airflow.failure_report(PRODUCER, run_id)
+
+    instances = airflow.task_instances(PRODUCER, run_id)
+    assert {ti["state"] for ti in instances} == {"success"}
+    assert Counter(ti["task_id"] for ti in instances) == {
+        "plan": 1,
+        MAPPED_TASK: SHARD_COUNT,
+        "reduce": 1,
+    }
+    mapped = sorted(ti["map_index"] for ti in instances if ti["task_id"] == MAPPED_TASK)
+    assert mapped == list(range(SHARD_COUNT))
+
+    consumer_runs = airflow.wait_for_runs(CONSUMER, 1, RUN_TIMEOUT)
+    assert [(r["run_type"], r["state"]) for r in consumer_runs] == [("asset_triggered", "success")]
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def sqlite_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAirflow]:
+    """One SQLite + LocalExecutor Airflow for this module, on a copy of the smoke DAGs."""
+    root = tmp_path_factory.mktemp("local-airflow")
+    dags = root / "dags"
+    shutil.copytree(SMOKE_DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
     setup = AirflowSetup(
-        home=home,
-        dags_folder=SMOKE_DAGS,
+        home=root / "home",
+        dags_folder=dags,
         pools={"duckdb_writer": 1},
         expect_dags=(PRODUCER, CONSUMER),
     )
     airflow = LocalAirflow(setup)
     with airflow:
-        pools = airflow.request("GET", "/api/v2/pools/duckdb_writer")
-        assert pools["slots"] == 1
-        drive_smoke_run(airflow)
-    assert_nothing_left(airflow, home)
+        yield airflow
+    assert_nothing_left(airflow, setup.home)
 
 
-@pytest.mark.skipif(
-    not service_reachable(*POSTGRES), reason="PostgreSQL is not reachable at 127.0.0.1:5432"
-)
-@pytest.mark.skipif(
-    not service_reachable(*REDIS), reason="Redis is not reachable at 127.0.0.1:6379"
-)
-def test_postgres_celery_executor_runs_mapped_dag_and_asset_consumer(tmp_path: Path) -> None:
+def test_sqlite_runs_mapped_dag_asset_consumer_and_clear(sqlite_airflow: LocalAirflow) -> None:
+    pool = sqlite_airflow.request("GET", "/api/v2/pools/duckdb_writer")
+    assert pool["slots"] == 1
+    run_id = drive_smoke_run(sqlite_airflow)
+
+    sqlite_airflow.clear(PRODUCER, run_id, task_ids=[MAPPED_TASK])
+    assert sqlite_airflow.wait_for_run(PRODUCER, run_id, RUN_TIMEOUT) == "success"
+    tries = {
+        (ti["task_id"], ti["map_index"]): ti["try_number"]
+        for ti in sqlite_airflow.task_instances(PRODUCER, run_id)
+    }
+    assert {tries[(MAPPED_TASK, i)] for i in range(SHARD_COUNT)} == {2}
+    assert tries[("plan", -1)] == 1
+
+
+def test_import_error_is_raised_with_its_text(sqlite_airflow: LocalAirflow) -> None:
+    broken = sqlite_airflow.setup.dags_folder / "smoke_broken.py"
+    broken.write_text(BROKEN_DAG)
+    try:
+        with pytest.raises(AirflowError, match="newspipe_no_such_module"):
+            sqlite_airflow.wait_for_dags(["smoke_broken"], PARSE_TIMEOUT)
+    finally:
+        broken.unlink()
+
+
+def test_failed_run_reports_failed_task_and_log(sqlite_airflow: LocalAirflow) -> None:
+    (sqlite_airflow.setup.dags_folder / "smoke_failing.py").write_text(FAILING_DAG)
+    sqlite_airflow.wait_for_dags(["smoke_failing"], PARSE_TIMEOUT)
+    sqlite_airflow.unpause("smoke_failing")
+    run_id = sqlite_airflow.trigger("smoke_failing")
+
+    assert sqlite_airflow.wait_for_run("smoke_failing", run_id, RUN_TIMEOUT) == "failed"
+    report = sqlite_airflow.failure_report("smoke_failing", run_id)
+    assert "explode: failed" in report
+    assert "smoke task failed on purpose" in report
+    assert "after: upstream_failed" in report
+
+
+@pytest.mark.skipif(not service_reachable(*POSTGRES), reason="no PostgreSQL at 127.0.0.1:5432")
+@pytest.mark.skipif(not service_reachable(*REDIS), reason="no Redis at 127.0.0.1:6379")
+def test_postgres_celery_runs_mapped_dag_and_asset_consumer(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
     database = f"newspipe_harness_{uuid.uuid4().hex[:12]}"
     with throwaway_postgres_database(database, host=POSTGRES[0], port=POSTGRES[1]) as url:
