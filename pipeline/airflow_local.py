@@ -15,6 +15,7 @@ also sweeps every process whose environment carries this instance's marker.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -34,6 +35,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from pipeline.errors import NewspipeError
 
 __all__ = [
     "AirflowError",
@@ -56,6 +59,8 @@ RESERVED_PORTS = frozenset({8080, 8793, 8794, 8974})
 DEFAULT_PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "celery worker"
 CELERY_EXECUTOR = "CeleryExecutor"
+# Where kombu's Redis transport keeps delivered, unacknowledged messages.
+KOMBU_UNACKED, KOMBU_UNACKED_INDEX = "unacked", "unacked_index"
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 # Task states worth showing when a run fails or hangs.
@@ -106,7 +111,7 @@ LOG_TAIL_LINES = 40
 PAGE_LIMIT = 100
 
 
-class AirflowError(RuntimeError):
+class AirflowError(NewspipeError):
     """The local Airflow failed to start, parse, run or answer; the message carries log tails."""
 
 
@@ -306,6 +311,8 @@ class LocalAirflow:
         self._set_pools()
         if self.setup.expect_dags:
             self.wait_for_dags(self.setup.expect_dags, max(deadline - time.monotonic(), 1.0))
+        else:
+            self._wait_for_first_parse(deadline)
 
     def stop(self) -> None:
         """Stop every process this instance started: groups first, then any stragglers."""
@@ -338,16 +345,25 @@ class LocalAirflow:
         self._spawn(name)
 
     def _forget_celery_queue(self) -> None:
-        """Delete this instance's queue and its bindings from the broker (they outlive it)."""
+        """Delete this instance's queue, its bindings and its unacknowledged messages from
+        the broker: they outlive the instance, and kombu would one day restore the messages."""
         import redis  # lazily: only the Celery set-up needs it
 
-        keys = (self._queue, f"_kombu.binding.{self._queue}", f"_kombu.binding_permanent.{self._queue}")
+        queue = self._queue
         broker = redis.Redis.from_url(str(self.setup.broker_url))
         try:
-            broker.delete(*keys)
+            broker.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+            ours = [
+                tag
+                for tag, message in broker.hscan_iter(KOMBU_UNACKED)
+                if _unacked_routing_key(message) == queue
+            ]
+            if ours:
+                broker.hdel(KOMBU_UNACKED, *ours)
+                broker.zrem(KOMBU_UNACKED_INDEX, *ours)
         except redis.exceptions.ConnectionError as error:
             # The broker is gone (a test may have stopped it): leave the keys, say so.
-            _LOG.warning("could not delete Celery queue %s: %s", self._queue, error)
+            _LOG.warning("could not delete Celery queue %s: %s", queue, error)
         finally:
             broker.close()
 
@@ -398,7 +414,11 @@ class LocalAirflow:
         conf: dict[str, Any] | None = None,
         logical_date: datetime | None = None,
     ) -> str:
-        """Trigger a manual run (the DAG must be unpaused for it to start); returns its run_id."""
+        """Trigger a manual run (the DAG must be unpaused for it to start); returns its run_id.
+
+        `logical_date` must be timezone-aware; None makes a run with no logical date, which
+        Airflow 3 allows any number of times.
+        """
         body = {
             "logical_date": logical_date.isoformat() if logical_date else None,
             "conf": conf or {},
@@ -578,6 +598,9 @@ class LocalAirflow:
     def _spawn(self, name: str) -> None:
         log_path = self._log_path(name)
         with log_path.open("ab") as log:
+            # Logs are appended across starts of a kept home: mark where this one begins.
+            log.write(f"--- newspipe: airflow {name} starting at {datetime.now(UTC)}\n".encode())
+            log.flush()
             self._processes[name] = subprocess.Popen(
                 [str(self._airflow), *self._command(name)],
                 env=self._env,
@@ -642,6 +665,21 @@ class LocalAirflow:
                 )
             time.sleep(POLL_SECONDS)
 
+    def _wait_for_first_parse(self, deadline: float) -> None:
+        """Without DAG ids to wait for, wait until the DAG folder has yielded anything at all."""
+        if not any(self.setup.dags_folder.rglob("*.py")):
+            return
+        while not (
+            self.request("GET", "/api/v2/dags", params={"limit": 1})["total_entries"] or self.import_errors()
+        ):
+            self._check_processes()
+            if time.monotonic() > deadline:
+                raise AirflowError(
+                    f"nothing parsed from {self.setup.dags_folder} in time"
+                    + self._log_tails(("dag-processor",))
+                )
+            time.sleep(POLL_SECONDS)
+
     def _set_pools(self) -> None:
         if not self.setup.pools:
             return
@@ -694,6 +732,14 @@ def _log_line(entry: dict[str, Any] | str) -> str:
     for detail in entry.get("error_detail") or ():
         line += f"\n  {detail.get('exc_type')}: {detail.get('exc_value')}"
     return line
+
+
+def _unacked_routing_key(message: bytes) -> str | None:
+    """The queue an unacknowledged kombu message was routed to ([payload, exchange, key])."""
+    try:
+        return json.loads(message)[2]
+    except (ValueError, LookupError, TypeError):
+        return None
 
 
 def _format_import_errors(errors: list[dict[str, Any]]) -> str:
