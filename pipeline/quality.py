@@ -50,13 +50,11 @@ TABLE_SUITES = ("keys", "story_links", "run", "feeds")
 SUITES = TABLE_SUITES[:2] + BATCH_SUITES + TABLE_SUITES[2:]
 #: Rows of a batch suite validated at once: bounds the DataFrame, whatever the run's size.
 CHUNK_ROWS = 200_000
-#: No web news predates this; kept in the time suite as well, stated here for the report.
-EPOCH_FLOOR = datetime(1990, 1, 1, tzinfo=UTC)
 #: Offending values quoted in an observed value.
 EXAMPLES = 3
 #: Data Docs site in expectations/great_expectations.yml.
 SITE_NAME = "newspipe"
-CRITICAL, WARNING = "critical", "warning"
+CRITICAL = "critical"
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 

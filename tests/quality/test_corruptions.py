@@ -142,3 +142,27 @@ def test_one_defect_fails_exactly_its_expectations(defect: str, world_copy: Path
     corrupt, critical, expected = CORRUPTIONS[defect]
     corrupt(world_copy)
     assert _check(world_copy, critical=critical) == expected
+
+
+def test_chunked_batches_give_the_verdicts_of_one_frame(world_copy: Path, tmp_path: Path,
+                                                          monkeypatch):
+    """Batch suites are pulled in chunks to bound memory; the merged verdicts (and observed
+    counts) must be those of validating the batch at once."""
+    from datetime import UTC, datetime
+
+    from pipeline.config import QualitySettings
+
+    _future_date(world_copy)
+    _null_text(world_copy)
+    now = datetime.now(UTC)
+
+    def verdicts() -> list[tuple]:
+        report = quality.run_checks(world_copy, settings=QualitySettings(), run_id=RUN_ID,
+                                    reports_dir=tmp_path / "reports", now=now)
+        return [(r.suite, r.expectation, r.success, r.observed_value.split(", e.g.")[0])
+                for r in report.results]
+
+    whole = verdicts()
+    monkeypatch.setattr(quality, "CHUNK_ROWS", 4)
+    assert verdicts() == whole
+    assert ("time", "published_not_in_future", False) in {v[:3] for v in whole}
