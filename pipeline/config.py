@@ -17,6 +17,7 @@ __all__ = [
     "DedupSettings",
     "FeedConfig",
     "FetchSettings",
+    "PushSettings",
     "QualitySettings",
     "Topic",
     "load_config",
@@ -114,6 +115,24 @@ class QualitySettings(_Frozen):
     freshness_hours: int = Field(48, ge=1)
 
 
+class PushSettings(_Frozen):
+    """WebSub push ingest: where events queue in Redis and how the subscriber behaves.
+
+    No secrets here: the subscriber's signing secret and a Redis password come from the
+    environment or an Airflow connection (see pipeline.push).
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    stream: str = Field("newspipe:push", min_length=1)  # the durable queue (a Redis Stream)
+    channel: str = Field("newspipe:push:wake", min_length=1)  # pub/sub wake-up for the DAG
+    group: str = Field("news_push", min_length=1)  # consumer group the DAG reads through
+    redis_conn_id: str = "redis_default"  # the Airflow connection the trigger listens with
+    max_body_bytes: int = Field(5_000_000, gt=0)
+    lease_seconds: int = Field(86_400, ge=1)
+    # Where hubs reach `newspipe push serve`; callbacks are <base>/websub/<feed key>.
+    callback_base_url: HttpUrl = "http://127.0.0.1:8470"
+
+
 class Config(_Frozen):
     """The whole validated config: topics with their feeds, and every setting."""
 
@@ -124,6 +143,7 @@ class Config(_Frozen):
     fetch: FetchSettings = FetchSettings()
     dedup: DedupSettings = DedupSettings()
     quality: QualitySettings = QualitySettings()
+    push: PushSettings = PushSettings()
 
     def feeds(self) -> list[tuple[Topic, FeedConfig]]:
         """Every feed with its topic, in file order, each URL once (first topic wins)."""

@@ -17,7 +17,7 @@ __all__ = [
     "Shard",
 ]
 
-FetchKind = Literal["feed", "page", "robots", "extract"]
+FetchKind = Literal["feed", "page", "robots", "extract", "push"]
 TextSource = Literal["page", "feed_summary"]
 
 
