@@ -426,8 +426,8 @@ class LocalAirflow:
         return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        """One DAG run as the API describes it (state, run_type, dates, conf...)."""
-        return self.request("GET", _run_path(dag_id, run_id))
+        """One DAG run as the API describes it (run_id, state, run_type, dates, conf...)."""
+        return _with_run_id(self.request("GET", _run_path(dag_id, run_id)))
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         """Wait for the run to finish and return its state ('success' or 'failed').
@@ -472,7 +472,8 @@ class LocalAirflow:
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         """Every run of the DAG, oldest first (run_id, state, run_type, conf, dates...)."""
-        return self._paged(f"/api/v2/dags/{dag_id}/dagRuns", "dag_runs", params={"order_by": "id"})
+        runs = self._paged(f"/api/v2/dags/{dag_id}/dagRuns", "dag_runs", params={"order_by": "id"})
+        return [_with_run_id(run) for run in runs]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of the run, mapped ones included (task_id, map_index, state,
@@ -493,6 +494,14 @@ class LocalAirflow:
             "reset_dag_runs": True,
         }
         self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=body)
+
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, *, key: str = "return_value", map_index: int = -1
+    ) -> Any:
+        """A task's XCom value (by default what it returned), as JSON."""
+        path = f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+        answer = self.request("GET", path, params={"map_index": map_index, "stringify": False})
+        return answer["value"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The text of one task try's log, read through the API, one event per line."""
@@ -722,6 +731,11 @@ def _parse_time(value: str) -> datetime:
 def _run_path(dag_id: str, run_id: str) -> str:
     """API path of a run; run ids hold ':' and '+', so they are quoted."""
     return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+
+
+def _with_run_id(run: dict[str, Any]) -> dict[str, Any]:
+    """The API names it dag_run_id; newspipe's callers say run_id, as trigger() returns."""
+    return {**run, "run_id": run["dag_run_id"]}
 
 
 def _log_line(entry: dict[str, Any] | str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -56,6 +57,26 @@ def smoke_failing():
 smoke_failing()
 """
 
+# An event-driven DAG (issue 10's shape): the triggerer wakes it on a Redis pub/sub message.
+WATCHED_DAG = """
+import pendulum
+from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+from airflow.sdk import Asset, AssetWatcher, dag, task
+
+TRIGGER = MessageQueueTrigger(scheme="redis+pubsub", channels=["{channel}"], poll_interval=0.2)
+WAKEUP = Asset("{channel}", watchers=[AssetWatcher(name="{channel}_watcher", trigger=TRIGGER)])
+
+@dag(schedule=[WAKEUP], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def smoke_watched():
+    @task
+    def payloads(triggering_asset_events=None):
+        return [e.extra["payload"]["data"] for es in triggering_asset_events.values() for e in es]
+
+    payloads()
+
+smoke_watched()
+"""
+
 
 def assert_nothing_left(airflow: LocalAirflow, home: Path) -> None:
     assert instance_processes(airflow.marker) == []
@@ -81,6 +102,8 @@ def drive_smoke_run(airflow: LocalAirflow) -> str:
     mapped = sorted(ti["map_index"] for ti in instances if ti["task_id"] == MAPPED_TASK)
     assert mapped == list(range(SHARD_COUNT))
 
+    assert airflow.xcom(PRODUCER, run_id, "reduce") == sum(i * i for i in range(SHARD_COUNT))
+
     consumer_runs = airflow.wait_for_runs(CONSUMER, 1, RUN_TIMEOUT)
     assert [(r["run_type"], r["state"]) for r in consumer_runs] == [("asset_triggered", "success")]
     return run_id
@@ -96,6 +119,7 @@ def sqlite_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAi
         home=root / "home",
         dags_folder=dags,
         pools={"duckdb_writer": 1},
+        connections={"redis_default": f"redis://{REDIS[0]}:{REDIS[1]}/{CELERY_REDIS_DB}"},
         expect_dags=(PRODUCER, CONSUMER),
     )
     airflow = LocalAirflow(setup)
@@ -140,6 +164,29 @@ def test_failed_run_reports_failed_task_and_log(sqlite_airflow: LocalAirflow) ->
     assert "explode: failed" in report
     assert "smoke task failed on purpose" in report
     assert "after: upstream_failed" in report
+
+
+@pytest.mark.skipif(not service_reachable(*REDIS), reason="no Redis at 127.0.0.1:6379")
+def test_triggerer_starts_watched_dag_on_redis_message(sqlite_airflow: LocalAirflow) -> None:
+    import redis
+
+    channel = f"newspipe_smoke_{uuid.uuid4().hex[:12]}"
+    dags = sqlite_airflow.setup.dags_folder
+    (dags / "smoke_watched.py").write_text(WATCHED_DAG.replace("{channel}", channel))
+    sqlite_airflow.wait_for_dags(["smoke_watched"], PARSE_TIMEOUT)
+    sqlite_airflow.unpause("smoke_watched")
+
+    client = redis.Redis(host=REDIS[0], port=REDIS[1])
+    deadline = time.monotonic() + PARSE_TIMEOUT
+    # publish() counts receivers: it says when the triggerer has subscribed.
+    while client.publish(channel, "wake up") == 0:
+        assert time.monotonic() < deadline, "the triggerer never subscribed to " + channel
+        time.sleep(0.5)
+    client.close()
+
+    runs = sqlite_airflow.wait_for_runs("smoke_watched", 1, RUN_TIMEOUT)
+    assert [(r["run_type"], r["state"]) for r in runs] == [("asset_triggered", "success")]
+    assert sqlite_airflow.xcom("smoke_watched", runs[0]["run_id"], "payloads") == ["wake up"]
 
 
 @pytest.mark.skipif(not service_reachable(*POSTGRES), reason="no PostgreSQL at 127.0.0.1:5432")
