@@ -42,8 +42,12 @@ COMMANDS = {
 #: Folders the installed package reads at run time (it is an editable install).
 RUNTIME_FOLDERS = ("pipeline", "dags", "sql", "expectations")
 #: Environment the compose file interpolates with `:?` (required); given here for `config`.
-REQUIRED_VARIABLES = ("AIRFLOW_FERNET_KEY", "AIRFLOW_SECRET_KEY", "AIRFLOW_JWT_SECRET",
-                      "AIRFLOW_ADMIN_PASSWORD")
+REQUIRED_VARIABLES = (
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_SECRET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_ADMIN_PASSWORD",
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +94,10 @@ def test_compose_file_is_valid_against_the_compose_spec(compose, validator):
     "mutate",
     [
         pytest.param(lambda c: c["services"]["worker"].update(helthcheck={}), id="misspelt-key"),
-        pytest.param(lambda c: c["services"]["init"].update(depends_on={"postgres": {}}),
-                     id="depends-on-without-condition"),
+        pytest.param(
+            lambda c: c["services"]["init"].update(depends_on={"postgres": {}}),
+            id="depends-on-without-condition",
+        ),
         pytest.param(lambda c: c.update(volumes=["newspipe-data"]), id="volumes-as-list"),
     ],
 )
@@ -178,8 +184,11 @@ def test_image_installs_from_the_lock_file():
 
 def test_image_carries_what_the_package_reads_at_run_time():
     text = DOCKERFILE.read_text(encoding="utf-8")
-    ignored = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for folder in RUNTIME_FOLDERS:
         assert re.search(rf"^COPY\b.*\s{folder}\s", text, re.M), f"Dockerfile does not copy {folder}/"
         assert folder not in ignored, f".dockerignore drops {folder}/"
@@ -194,7 +203,10 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     env = {name: "x" for name in REQUIRED_VARIABLES}
     result = subprocess.run(
         ["docker", "compose", "--file", str(COMPOSE_FILE), "config", "--quiet"],
-        capture_output=True, text=True, env={**env, "PATH": "/usr/local/bin:/usr/bin:/bin"},
-        cwd=PROJECT, check=False,
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": "/usr/local/bin:/usr/bin:/bin"},
+        cwd=PROJECT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
