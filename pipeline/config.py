@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import ConfigError
 
@@ -19,6 +26,7 @@ __all__ = [
     "FetchSettings",
     "PushSettings",
     "QualitySettings",
+    "RevisionSettings",
     "Topic",
     "load_config",
 ]
@@ -133,6 +141,24 @@ class PushSettings(_Frozen):
     callback_base_url: HttpUrl = "http://127.0.0.1:8470"
 
 
+class RevisionSettings(_Frozen):
+    """When stored articles are re-checked for revisions: hours after first stored.
+
+    News changes most in its first hours (headline rewrites, corrections, updates), so
+    checks thin out with age; after the last slot an article is not fetched again.
+    """
+
+    schedule_hours: tuple[float, ...] = (1.0, 3.0, 12.0, 24.0)
+    max_per_shard: int = Field(500, ge=0)  # re-checks per shard per run; the rest wait
+
+    @field_validator("schedule_hours")
+    @classmethod
+    def _increasing(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(h <= 0 for h in value) or list(value) != sorted(set(value)):
+            raise ValueError("must be positive and strictly increasing")
+        return value
+
+
 class Config(_Frozen):
     """The whole validated config: topics with their feeds, and every setting."""
 
@@ -143,6 +169,7 @@ class Config(_Frozen):
     fetch: FetchSettings = FetchSettings()
     dedup: DedupSettings = DedupSettings()
     quality: QualitySettings = QualitySettings()
+    revisions: RevisionSettings = RevisionSettings()
     push: PushSettings = PushSettings()
 
     def feeds(self) -> list[tuple[Topic, FeedConfig]]:
@@ -173,7 +200,12 @@ def parse_config(data: object, *, source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{_key_path(err['loc'])}: {_message(err)}" for err in exc.errors()]
+        errors = exc.errors()
+        # A bad item also fails its parent's length check: report only the deepest cause.
+        locs = [tuple(err["loc"]) for err in errors]
+        specific = [err for err, loc in zip(errors, locs, strict=True)
+                    if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)]
+        lines = [f"{_key_path(err['loc'])}: {_message(err)}" for err in specific]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
 
 

@@ -26,6 +26,7 @@ def test_an_old_database_upgrades_in_place(db: Path, tmp_path: Path, monkeypatch
     old_dir.mkdir()
     shutil.copy(store.MIGRATIONS_DIR / "0001_core_tables.sql", old_dir)
     monkeypatch.setattr(store, "MIGRATIONS_DIR", old_dir)
+    monkeypatch.setattr(store, "VIEWS_DIR", tmp_path / "no_views_yet")  # views need later tables
     with store.writer(db) as con:
         con.execute("INSERT INTO runs (run_id, trigger, started_at) VALUES ('r1', 'cli', now())")
     monkeypatch.undo()
