@@ -5,7 +5,8 @@
      ├── StoreError          the DuckDB file cannot be opened, migrated or loaded
      ├── StagingError        a staged batch is missing or unreadable
      ├── TooManyFailures     a run's fetch error rate passed its bound (after loading)
-     └── QualityFailed       a critical expectation failed
+     ├── QualityFailed       a critical expectation failed
+     └── AirflowError        a local Airflow (airflow_local) failed to start, parse or run
 
 Problems with a single feed or page are not exceptions: stages return a
 `records.Failure` value and the loader writes it to `fetch_log`, so one bad
