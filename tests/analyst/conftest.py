@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import yaml
 # A feed the fixture server does not have: every poll of it is a 404.
 DEAD_OUTLET = "defunct-gazette"
 DEAD_FEED_PATH = "/defunct-gazette/rss.xml"
+# A feed title an attacker might write: must show as text in the report, never run.
+SCRIPT_TITLE = '<script>document.title="pwned"</script> & "quoted"'
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,17 @@ def analyst_con(analyst_world: AnalystWorld):
     con = store.reader(analyst_world.db_path)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def script_title_db(tmp_path_factory, analyst_world: AnalystWorld) -> Path:
+    """A copy of the world whose widest story's canonical title carries a script tag."""
+    from pipeline import store
+
+    db_path = tmp_path_factory.mktemp("script-title") / "news.duckdb"
+    shutil.copyfile(analyst_world.db_path, db_path)
+    with store.writer(db_path) as con:
+        con.execute("""UPDATE articles SET title = $t WHERE article_id = (
+            SELECT canonical_article_id FROM stories ORDER BY outlet_count DESC LIMIT 1)""",
+                    {"t": SCRIPT_TITLE})
+    return db_path
