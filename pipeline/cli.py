@@ -116,6 +116,13 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import cli_report
+
+    print(cli_report(args.db, args.run_id, args.reports or args.db.parent / "reports"))  # noqa: T201
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -164,6 +171,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     dedup.add_argument("--threshold", type=float, help="similarity threshold (default: config default)")
     dedup.add_argument("--shingle-size", type=int, help="words per shingle (default: config default)")
     dedup.set_defaults(handler=cmd_dedup)
+
+    report = sub.add_parser("report", help="write the HTML report of a run (default: the latest)")
+    report.add_argument("--db", type=Path, required=True)
+    report.add_argument("--run-id", help="the run (default: the latest)")
+    report.add_argument("--reports", type=Path, help="reports folder (default: beside the db)")
+    report.set_defaults(handler=cmd_report)
 
     demo = sub.add_parser("demo", help="the fixture web through a local Airflow (make demo)")
     demo.add_argument("--root", type=Path, default=Path.cwd(), help="project root")

@@ -91,6 +91,7 @@ def run_demo(root: Path, *, port: int = DEMO_PORT, echo=print) -> int:
     """Build and serve the fixture web, run the DAGs through Airflow, print what they stored."""
     from . import store
     from .fixtures import FixtureServer, build_web, load_labels, write_feeds_config
+    from .report import write_run_report
     from .summary import print_demo_summary
 
     paths = DemoPaths(root)
@@ -104,10 +105,12 @@ def run_demo(root: Path, *, port: int = DEMO_PORT, echo=print) -> int:
             run_id = trigger_and_wait(airflow, "news_ingest", follower="news_quality")
             quality_runs = airflow.runs("news_quality")
     labels = load_labels(paths.fixtures)
+    report = write_run_report(paths.db, run_id, paths.reports)
     con = store.reader(paths.db)
     try:
         print_demo_summary(con, run_id=run_id, labelled=len(labels.articles),
                            quality_state=quality_runs[-1]["state"], reports=paths.reports, echo=echo)
     finally:
         con.close()
+    echo(f"Run report: {report}")
     return 0
