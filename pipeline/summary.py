@@ -34,6 +34,10 @@ def aligned(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+def _clip(text: str | None, width: int = 60) -> str | None:
+    return text if text is None or len(text) <= width else text[: width - 1] + "\u2026"
+
+
 def print_demo_summary(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -52,6 +56,11 @@ def print_demo_summary(
     echo(f"  {'articles stored':<20} {stored} (labels: {labelled})")
     echo("\narticles per outlet (sql/queries/articles_per_outlet.sql)")
     echo(aligned(*query_rows(con, "queries/articles_per_outlet.sql")))
+    columns, rows = query_rows(con, "queries/who_published_first.sql")
+    shown = [columns.index(c) for c in ("first_title", "first_outlet", "outlet_count", "lead_minutes")]
+    echo("\nstories on more than one outlet (sql/queries/who_published_first.sql)")
+    echo(aligned([columns[i] for i in shown],
+                 [[_clip(row[i]) if i == shown[0] else row[i] for i in shown] for row in rows]))
     if quality_state is not None:
         echo(f"\nquality (news_quality): {quality_state}")
     index = reports / "data_docs" / "index.html"
