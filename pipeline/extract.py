@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from .charsets import declared_charset, decode_html
-from .records import Failure, FeedEntry, Response, TextSource
+from .metadata import DEFAULT_FUTURE_TOLERANCE, PageMetadata, read_metadata
+from .records import DateFinding, Failure, FeedEntry, Response, TextSource
 
 __all__ = ["Extraction", "extract_page", "summary_text"]
 
@@ -20,8 +20,8 @@ _DATE_PARAMS = {
     "extensive_search": False,  # guesses from free text are worse than the feed's date
     "original_date": True,  # published, not modified
 }
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&)\s*", re.IGNORECASE)
-_BYLINE_PREFIX = re.compile(r"^\s*by\s+", re.IGNORECASE)
+#: Below this many words the detector's guess is too weak to overrule a declaration.
+MIN_WORDS_TO_CHECK_LANGUAGE = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +38,13 @@ class Extraction:
     language: str | None
     canonical_url: str | None
     tags: tuple[str, ...]
-
-
-def _parse_time(value: str | None, zone: ZoneInfo) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # A time without an offset is the outlet's local time, not UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
-def _authors(raw: str | None) -> tuple[str, ...]:
-    if not raw:
-        return ()
-    names = (_BYLINE_PREFIX.sub("", part).strip() for part in _AUTHOR_SPLIT.split(raw))
-    return tuple(dict.fromkeys(n for n in names if n))
+    credits: tuple[str, ...] = ()
+    modified_at: datetime | None = None
+    modified_at_source: str | None = None
+    section: str | None = None
+    page_type: str = "article"
+    canonicals: tuple[str, ...] = ()
+    findings: tuple[DateFinding, ...] = ()
 
 
 def _drop_title_line(text: str, title: str | None) -> str:
@@ -66,14 +55,22 @@ def _drop_title_line(text: str, title: str | None) -> str:
     return text
 
 
-def _language(body: bytes, declared: str | None, text: str) -> str | None:
+def _language(body: bytes, declared: tuple[str | None, ...], text: str) -> str | None:
+    """The page's declared language, checked against the text.
+
+    Templates declare one language for a whole site, so a long text the detector reads
+    as another language wins over the declaration.
+    """
     match = _HTML_LANG.search(body[:4096])
-    lang = (declared or (match.group(1).decode() if match else "") or "").lower()[:2]
-    if lang:
+    stated = [d for d in (match.group(1).decode() if match else None, *declared) if d]
+    lang = (stated[0] if stated else "").lower()[:2]
+    if lang and len(text.split()) < MIN_WORDS_TO_CHECK_LANGUAGE:
         return lang
+    if not text:
+        return lang or None
     import py3langid  # ships its model; imported where used
 
-    return py3langid.classify(text[:5000])[0] if text else None
+    return py3langid.classify(text[:5000])[0] or lang or None
 
 
 def summary_text(summary: str | None) -> str:
@@ -88,15 +85,21 @@ def summary_text(summary: str | None) -> str:
         return " ".join(summary.split())
 
 
-def extract_page(page: Response, entry: FeedEntry, *, timezone: str = "UTC") -> Extraction | Failure:
+def extract_page(
+    page: Response,
+    entry: FeedEntry,
+    *,
+    timezone: str = "UTC",
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+) -> Extraction | Failure:
     """Article text and metadata from a fetched page; the feed summary if the page has none.
 
     An article is never lost because a page defeated the extractor: its summary is kept
-    and marked `text_source='feed_summary'`.
+    and marked `text_source='feed_summary'`. Dates, authors, section, tags and page type
+    come from `metadata.read_metadata` (its docstring gives the date precedence).
     """
     import trafilatura  # heavy: imported where used
 
-    zone = ZoneInfo(timezone)
     try:
         html = decode_html(page.body, declared_charset(page.header("content-type")))
         doc = trafilatura.bare_extraction(
@@ -107,34 +110,41 @@ def extract_page(page: Response, entry: FeedEntry, *, timezone: str = "UTC") -> 
             date_extraction_params=_DATE_PARAMS,
         )
     except Exception as exc:  # the extractor's own bugs on hostile HTML: a recorded failure
-        doc, error = None, f"{type(exc).__name__}: {exc}"[:300]
+        html, doc, error = "", None, f"{type(exc).__name__}: {exc}"[:300]
     else:
         error = "no article text found"
+    meta = read_metadata(
+        html, page.final_url, timezone=timezone, feed_published=entry.published_at,
+        feed_categories=entry.categories, page_date=doc.date if doc else None,
+        extra_authors=(doc.author,) if doc and doc.author else (),
+        fetched_at=page.fetched_at, future_tolerance=future_tolerance,
+    ) if html else PageMetadata()
     title = (doc.title if doc else None) or entry.title
     text = _drop_title_line((doc.text or "") if doc else "", title)
     source: TextSource = "page"
     if len(text.split()) < MIN_WORDS:
         fallback = summary_text(entry.summary)
-        if not fallback:
+        if fallback:
+            text, source = fallback, "feed_summary"
+        elif meta.page_type == "article":
             return Failure("no_text", page.final_url, error, status=page.status)
-        text, source = fallback, "feed_summary"
-    page_time = _parse_time(doc.date, zone) if doc else None
-    # A page date at midnight is a day-only date: the feed's timestamp is more precise.
-    if page_time and (page_time.hour, page_time.minute, page_time.second) != (0, 0, 0):
-        published, published_source = page_time, "page"
-    elif entry.published_at:
-        published, published_source = entry.published_at, "feed"
-    else:
-        published, published_source = page_time, "page" if page_time else None
+        # A video or index page with little text is still kept, flagged by page_type.
     return Extraction(
         title=title,
         text=text,
         text_source=source,
-        authors=_authors(doc.author if doc else None),
-        published_at=published,
-        published_at_source=published_source,
+        authors=meta.authors,
+        credits=meta.credits,
+        published_at=meta.published_at,
+        published_at_source=meta.published_at_source,
+        modified_at=meta.modified_at,
+        modified_at_source=meta.modified_at_source,
         site_name=doc.sitename if doc else None,
-        language=_language(page.body, doc.language if doc else None, text),
-        canonical_url=doc.url if doc else None,
-        tags=tuple(dict.fromkeys((*entry.categories, *((doc.tags or []) if doc else ())))),
+        language=_language(page.body, (doc.language if doc else None, meta.language), text),
+        canonical_url=meta.canonicals[0] if meta.canonicals else (doc.url if doc else None),
+        canonicals=meta.canonicals,
+        section=meta.section,
+        tags=meta.tags,
+        page_type=meta.page_type,
+        findings=meta.findings,
     )

@@ -19,6 +19,7 @@ from . import store
 from .config import DedupSettings
 from .dedup import update_stories
 from .errors import StoreError
+from .revisions import reassess_stories
 from .staging import BATCH_TABLES, ShardReport
 
 __all__ = ["LoadReport", "RunInfo", "load_batches"]
@@ -32,6 +33,10 @@ LOAD_STEPS = (
     "load/30_articles.sql",
     "load/35_article_signatures.sql",
     "load/40_article_urls.sql",
+    "load/42_url_aliases.sql",
+    "load/44_article_findings.sql",
+    "load/46_article_revisions.sql",
+    "load/47_article_checks.sql",
     "load/50_fetch_log.sql",
     "load/60_staged_batches.sql",
 )
@@ -58,6 +63,8 @@ class LoadReport:
     fetch_log_rows: int
     stories_new: int = 0
     stories_merged: int = 0
+    revisions: int = 0
+    left_story: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,6 +121,10 @@ def load_batches(
             con, "SELECT count(*) FROM articles WHERE run_id = $run_id AND is_exact_duplicate",
             run_id=run.run_id,
         ) if loaded else 0
+        revisions = _count(con, "SELECT count(*) FROM applied_revisions")
+        # A revision that is no longer a copy leaves its story before dedup runs, so the
+        # same load places it afresh.
+        left_story = reassess_stories(con, settings=dedup) if revisions else 0
         stories = update_stories(con, settings=dedup, now=now)
         totals = {f: sum(getattr(r, f) for r in pending) for f in (
             "feeds_polled", "feeds_failed", "entries_new", "pages_fetched", "pages_failed",
@@ -132,4 +143,6 @@ def load_batches(
         run.run_id, len(pending), skipped, loaded, duplicates, log_rows,
         stories_new=getattr(stories, "stories_new", 0),
         stories_merged=getattr(stories, "stories_merged", 0),
+        revisions=revisions,
+        left_story=left_story,
     )

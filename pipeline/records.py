@@ -8,11 +8,13 @@ from typing import Literal
 
 __all__ = [
     "Article",
+    "DateFinding",
     "Failure",
     "FeedEntry",
     "FeedPoll",
     "FetchLogRow",
     "Fingerprint",
+    "PageCheck",
     "Response",
     "Shard",
 ]
@@ -117,6 +119,16 @@ class Fingerprint:
 
 
 @dataclass(frozen=True, slots=True)
+class DateFinding:
+    """A date a page or feed declared that was not believed, and why (a quality finding)."""
+
+    field: str  # 'published_at' or 'modified_at'
+    source: str  # 'json-ld', 'meta', 'feed', ...
+    raw: str
+    reason: str  # 'before_1990', 'in_future', 'unparsable', 'modified_before_published'
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """An extracted article page (or its feed summary when the page gave no text)."""
 
@@ -143,3 +155,36 @@ class Article:
     canonical_url: str | None = None
     syndicated_from: str | None = None
     url_variants: tuple[str, ...] = field(default=())
+    url_kinds: tuple[str, ...] = ()  # parallel to url_variants: 'canonical', 'amp', ...
+    credits: tuple[str, ...] = ()  # agencies and desks, kept apart from `authors`
+    modified_at_source: str | None = None
+    findings: tuple[DateFinding, ...] = ()
+    etag: str | None = None  # the page's validators, for conditional re-checks
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageCheck:
+    """One re-check of a stored article's page, and the revision it found, if any.
+
+    `outcome` is 'not_modified' (304), 'unchanged' (200, same text and title),
+    'revised', or 'failed'. The revision fields are set only when revised.
+    """
+
+    article_id: str
+    url: str
+    checked_at: datetime
+    slot: int  # index into the re-check schedule this check served
+    outcome: str
+    status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    base_revision: int = 1  # the stored revision the page was compared with
+    title: str | None = None
+    text: str | None = None
+    fingerprint: Fingerprint | None = None
+    modified_at: datetime | None = None
+    words_added: int = 0
+    words_removed: int = 0
+    diff: str | None = None
+    detail: str | None = None

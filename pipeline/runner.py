@@ -11,9 +11,8 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from . import store
 from .config import Config, DedupSettings, FeedConfig
@@ -21,11 +20,13 @@ from .errors import TooManyFailures
 from .extract import Extraction, extract_page
 from .fetch import Fetcher, FetchLimits
 from .fingerprint import fingerprint_texts
+from .identity import fetch_key, resolve_identity, unwrap_redirect
 from .load import LoadReport, RunInfo, load_batches
 from .poll import FeedState, poll_feed, poll_result
 from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
-from .staging import ShardReport, batch_dir, read_report, write_batch
-from .urls import normalise_url, url_key
+from .revisions import due_checks, recheck
+from .staging import Alias, ShardReport, batch_dir, read_report, write_batch
+from .urls import url_key
 
 __all__ = [
     "FeedMeta",
@@ -56,6 +57,7 @@ class FeedMeta:
     topic: str
     outlet: str
     timezone: str
+    future_tolerance_minutes: int = 60
 
 
 def worker_count(config: Config) -> int:
@@ -87,7 +89,8 @@ def _feed_metas(config: Config, shard: Shard) -> list[FeedMeta]:
     metas = []
     for url in shard.feed_urls:
         topic, feed = known[url]
-        metas.append(FeedMeta(url, topic, feed.outlet_name, feed.timezone))
+        metas.append(FeedMeta(url, topic, feed.outlet_name, feed.timezone,
+                              config.quality.future_tolerance_minutes))
     return metas
 
 
@@ -114,43 +117,69 @@ def _snapshot_state(
         con.close()
 
 
-def _new_entries(polls: Sequence[FeedPoll], known: set[str], *, per_feed: int) -> list[FeedEntry]:
-    """Entries whose URL is not stored yet, each URL once, at most `per_feed` per feed.
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """What the seen-filter decided for one batch of feed entries."""
 
-    The same article in two feeds is fetched once; a feed's backlog beyond the cap is
-    left for the next run (feeds list newest first).
+    fresh: list[FeedEntry]  # to fetch, one per fetch key
+    also_seen: dict[str, tuple[str, ...]]  # fetched URL -> other links of the same key
+    aliases: list[Alias]  # links not fetched: their known form is stored already
+
+
+def _lookup_urls(entries: Sequence[FeedEntry]) -> list[str]:
+    """Every spelling the seen-filter asks the store about: the links and their keys."""
+    return list(dict.fromkeys(u for e in entries for u in (e.url, fetch_key(e.url))))
+
+
+def _new_entries(polls: Sequence[FeedPoll], known: set[str], *, per_feed: int,
+                 now: datetime) -> _Selection:
+    """Entries whose URL (or known form: AMP twin, wrapper target) is not stored yet, one
+    per fetch key, at most `per_feed` new keys per feed.
+
+    The same article in two feeds, or as a page and its AMP twin, is fetched once (the
+    plain link preferred); a feed's backlog beyond the cap is left for the next run.
     """
-    fresh: dict[str, FeedEntry] = {}
+    groups: dict[str, list[FeedEntry]] = {}
+    aliases: dict[str, Alias] = {}
     for poll in polls:
         taken = 0
         for entry in poll.entries:
-            if taken >= per_feed:
-                break
-            if entry.url not in known and entry.url not in fresh:
-                fresh[entry.url] = entry
+            key = fetch_key(entry.url)
+            if entry.url in known:
+                continue
+            if key in known:
+                kind = "wrapper" if unwrap_redirect(entry.url) else "amp"
+                aliases.setdefault(entry.url, Alias(entry.url, key, kind, now))
+                continue
+            if key not in groups:
+                if taken >= per_feed:
+                    continue
+                groups[key] = []
                 taken += 1
-    return list(fresh.values())
-
-
-def _same_site(a: str, b: str) -> bool:
-    host_a, host_b = urlsplit(a).hostname or "", urlsplit(b).hostname or ""
-    return host_a == host_b or host_a.endswith("." + host_b) or host_b.endswith("." + host_a)
+            if all(e.url != entry.url for e in groups[key]):
+                groups[key].append(entry)
+    fresh, also_seen = [], {}
+    for key, members in groups.items():
+        chosen = next((e for e in members if e.url == key), members[0])
+        fresh.append(chosen)
+        also_seen[chosen.url] = tuple(e.url for e in members if e is not chosen)
+    return _Selection(fresh, also_seen, list(aliases.values()))
 
 
 def _article(
-    page: Response, entry: FeedEntry, meta: FeedMeta, found: Extraction, settings: DedupSettings
+    page: Response, entry: FeedEntry, meta: FeedMeta, found: Extraction, settings: DedupSettings,
+    also_seen: tuple[str, ...] = (),
 ) -> Article:
-    final = normalise_url(page.final_url)
-    canonical = normalise_url(found.canonical_url) if found.canonical_url else None
-    # A canonical on another site is syndication: it says "copy of", not "same article".
-    same_site = canonical is not None and _same_site(canonical, final)
-    url = canonical if same_site else final
-    variants = dict.fromkeys([url, entry.url, normalise_url(page.url), final,
-                              *(normalise_url(r) for r in page.redirects)])
+    # A canonical on another registrable domain is syndication: "copy of", not "same".
+    identity = resolve_identity(
+        requested_url=entry.url, fetched_url=page.url, final_url=page.final_url,
+        redirects=page.redirects, canonicals=found.canonicals or (found.canonical_url,),
+        also_seen=also_seen,
+    )
     (fp,) = fingerprint_texts([found.text], settings=settings)
     return Article(
-        article_id=url_key(url),
-        url=url,
+        article_id=url_key(identity.url),
+        url=identity.url,
         requested_url=entry.url,
         feed_url=meta.feed_url,
         outlet=meta.outlet,
@@ -161,30 +190,42 @@ def _article(
         fetched_at=page.fetched_at,
         fingerprint=fp,
         authors=found.authors,
+        credits=found.credits,
         published_at=found.published_at,
         published_at_source=found.published_at_source,
+        modified_at=found.modified_at,
+        modified_at_source=found.modified_at_source,
         site_name=found.site_name,
         language=found.language,
+        section=found.section,
         tags=found.tags,
-        canonical_url=canonical,
-        syndicated_from=None if same_site or canonical is None else canonical,
-        url_variants=tuple(variants),
+        page_type=found.page_type,
+        canonical_url=identity.canonical_url,
+        syndicated_from=identity.syndicated_from,
+        url_variants=tuple(u for u, _ in identity.variants),
+        url_kinds=tuple(k for _, k in identity.variants),
+        findings=found.findings,
+        etag=page.header("etag"),
+        last_modified=page.header("last-modified"),
     )
 
 
-def process_pages(
-    items: Sequence[tuple[Response, FeedEntry, FeedMeta]], settings: DedupSettings
-) -> list[Article | Failure]:
+_Item = tuple[Response, FeedEntry, FeedMeta, tuple[str, ...]]
+
+
+def process_pages(items: Sequence[_Item], settings: DedupSettings) -> list[Article | Failure]:
     """Extract and fingerprint fetched pages; runs inside an extraction process."""
     out: list[Article | Failure] = []
-    for page, entry, meta in items:
-        found = extract_page(page, entry, timezone=meta.timezone)
-        out.append(found if isinstance(found, Failure) else _article(page, entry, meta, found, settings))
+    for page, entry, meta, also_seen in items:
+        found = extract_page(page, entry, timezone=meta.timezone,
+                             future_tolerance=timedelta(minutes=meta.future_tolerance_minutes))
+        out.append(found if isinstance(found, Failure)
+                   else _article(page, entry, meta, found, settings, also_seen))
     return out
 
 
 def _process_all(
-    items: list[tuple[Response, FeedEntry, FeedMeta]], settings: DedupSettings, workers: int
+    items: list[_Item], settings: DedupSettings, workers: int
 ) -> list[Article | Failure]:
     if workers <= 1 or len(items) < POOL_THRESHOLD:
         return process_pages(items, settings)
@@ -235,19 +276,25 @@ def _stage_polls(
     db_path: Path,
     batch: _Batch,
     now: Callable[[], datetime],
+    rechecks: bool = True,
 ) -> ShardReport:
-    """From feed polls on: seen-filter, fetch new pages, extract, fingerprint, stage."""
+    """From feed polls on: seen-filter, fetch new pages, extract, fingerprint, re-check
+    young stored pages that are due, stage."""
     entries = [e for p in polls for e in p.entries]
-    _, known = _snapshot_state(db_path, (), [e.url for e in entries])
-    fresh = _new_entries(polls, known, per_feed=config.fetch.max_new_pages_per_feed)
+    _, known = _snapshot_state(db_path, (), _lookup_urls(entries))
+    chosen = _new_entries(polls, known, per_feed=config.fetch.max_new_pages_per_feed, now=now())
+    fresh = chosen.fresh
     pages = fetcher.get_many([e.url for e in fresh], kind="page")
-    fetch_log = fetcher.log()
     fetched = [
-        (p, e, metas[e.feed_url]) for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
+        (p, e, metas[e.feed_url], chosen.also_seen.get(e.url, ()))
+        for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
     ]
     results = _process_all(fetched, config.dedup, worker_count(config))
     articles = [r for r in results if isinstance(r, Article)]
     extract_failures = [r for r in results if isinstance(r, Failure)]
+    checks = _recheck_due(config, metas, fetcher=fetcher, db_path=db_path, now=now) \
+        if rechecks else []
+    fetch_log = fetcher.log()
     stamp = now()
     report = ShardReport(
         run_id=batch.run_id,
@@ -263,10 +310,27 @@ def _stage_polls(
         pages_failed=len(fresh) - len(fetched) + len(extract_failures),
         articles_extracted=sum(a.text_source == "page" for a in articles),
         summaries_kept=sum(a.text_source == "feed_summary" for a in articles),
+        pages_rechecked=len(checks),
+        pages_revised=sum(c.outcome == "revised" for c in checks),
     )
     polls_with_meta = [(p, metas[p.feed_url].topic, metas[p.feed_url].outlet) for p in polls]
     log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in extract_failures)]
-    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows)
+    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows,
+                       checks=checks, aliases=chosen.aliases)
+
+
+def _recheck_due(config: Config, metas: dict[str, FeedMeta], *, fetcher: Fetcher,
+                 db_path: Path, now: Callable[[], datetime]) -> list:
+    """Re-check the shard's young stored articles whose schedule slot has come."""
+    settings = config.revisions
+    if not settings.schedule_hours or not settings.max_per_shard or not Path(db_path).exists():
+        return []
+    due, boilerplate = due_checks(str(db_path), list(metas), now=now(),
+                                  schedule_hours=settings.schedule_hours,
+                                  limit=settings.max_per_shard)
+    return recheck(fetcher, due, timezones={u: m.timezone for u, m in metas.items()},
+                   boilerplate=boilerplate, settings=config.dedup, now=now,
+                   concurrency=config.fetch.global_concurrency)
 
 
 def ingest_shard(
@@ -318,7 +382,7 @@ def ingest_documents(
     polls = [poll_result(d.url, d, now=now()) for d in documents]
     with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
         return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
-                            batch=batch, now=now)
+                            batch=batch, now=now, rechecks=False)
 
 
 def load_staged(
@@ -358,12 +422,17 @@ def run_once(
     run_id: str,
     trigger: str = "cli",
     on_shard: Callable[[ShardReport], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunSummary:
-    """One ingest cycle in-process: every shard in turn, then one load."""
+    """One ingest cycle in-process: every shard in turn, then one load.
+
+    `now` is the clock re-checks are scheduled by (tests move it forward).
+    """
     started = datetime.now(UTC)
     reports = []
     for shard in plan_shards(config):
-        report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir, run_id=run_id)
+        report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
+                              run_id=run_id, now=now)
         reports.append(report)
         if on_shard:
             on_shard(report)

@@ -12,16 +12,18 @@ import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import StagingError
-from .records import Article, FeedPoll, FetchLogRow
+from .records import Article, FeedPoll, FetchLogRow, PageCheck
 
 __all__ = [
     "BATCH_TABLES",
+    "Alias",
     "ShardReport",
     "batch_dir",
     "read_report",
@@ -54,6 +56,25 @@ ARTICLES_SCHEMA = pa.schema([
     ("section", pa.string()), ("tags", _STRINGS), ("page_type", pa.string()),
     ("canonical_url", pa.string()), ("syndicated_from", pa.string()),
     ("url_variants", _STRINGS), ("fetched_at", _TS), ("position", pa.int32()),
+    ("url_kinds", _STRINGS), ("credits", _STRINGS), ("modified_at_source", pa.string()),
+    ("etag", pa.string()), ("last_modified", pa.string()),
+])
+FINDINGS_SCHEMA = pa.schema([
+    ("article_id", pa.string()), ("field", pa.string()), ("source", pa.string()),
+    ("reason", pa.string()), ("raw_value", pa.string()), ("found_at", _TS),
+])
+ALIASES_SCHEMA = pa.schema([
+    ("url", pa.string()), ("target_url", pa.string()), ("kind", pa.string()),
+    ("seen_at", _TS),
+])
+CHECKS_SCHEMA = pa.schema([
+    ("article_id", pa.string()), ("url", pa.string()), ("checked_at", _TS),
+    ("slot", pa.int32()), ("outcome", pa.string()), ("status", pa.int32()),
+    ("etag", pa.string()), ("last_modified", pa.string()), ("base_revision", pa.int32()),
+    ("title", pa.string()), ("text", pa.string()), ("content_hash", pa.string()),
+    ("word_count", pa.int32()), ("signature", pa.binary()), ("modified_at", _TS),
+    ("words_added", pa.int32()), ("words_removed", pa.int32()), ("diff", pa.string()),
+    ("detail", pa.string()),
 ])
 FETCH_LOG_SCHEMA = pa.schema([
     ("seq", pa.int32()), ("url", pa.string()), ("kind", pa.string()), ("status", pa.int32()),
@@ -67,6 +88,9 @@ BATCH_TABLES: dict[str, pa.Schema] = {
     "entries": ENTRIES_SCHEMA,
     "articles": ARTICLES_SCHEMA,
     "fetch_log": FETCH_LOG_SCHEMA,
+    "findings": FINDINGS_SCHEMA,
+    "aliases": ALIASES_SCHEMA,
+    "checks": CHECKS_SCHEMA,
 }
 _REPORT = "report.json"
 
@@ -88,6 +112,8 @@ class ShardReport:
     pages_failed: int = 0
     articles_extracted: int = 0
     summaries_kept: int = 0
+    pages_rechecked: int = 0
+    pages_revised: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,7 +171,44 @@ def _article_rows(articles: Sequence[Article]) -> list[dict]:
             "section": a.section, "tags": list(a.tags), "page_type": a.page_type,
             "canonical_url": a.canonical_url, "syndicated_from": a.syndicated_from,
             "url_variants": list(a.url_variants), "fetched_at": a.fetched_at,
-            "position": position,
+            "position": position, "url_kinds": list(a.url_kinds), "credits": list(a.credits),
+            "modified_at_source": a.modified_at_source, "etag": a.etag,
+            "last_modified": a.last_modified,
+        })
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A feed link not fetched because its known form (AMP, wrapper) is stored already."""
+
+    url: str
+    target_url: str
+    kind: str
+    seen_at: datetime
+
+
+def _finding_rows(articles: Sequence[Article]) -> list[dict]:
+    return [
+        {"article_id": a.article_id, "field": f.field, "source": f.source, "reason": f.reason,
+         "raw_value": f.raw, "found_at": a.fetched_at}
+        for a in articles
+        for f in a.findings
+    ]
+
+
+def _check_rows(checks: Sequence[PageCheck]) -> list[dict]:
+    rows = []
+    for c in checks:
+        fp = c.fingerprint
+        rows.append({
+            "article_id": c.article_id, "url": c.url, "checked_at": c.checked_at,
+            "slot": c.slot, "outcome": c.outcome, "status": c.status, "etag": c.etag,
+            "last_modified": c.last_modified, "base_revision": c.base_revision,
+            "title": c.title, "text": c.text, "content_hash": fp.content_hash if fp else None,
+            "word_count": fp.word_count if fp else None, "signature": fp.signature if fp else None,
+            "modified_at": c.modified_at, "words_added": c.words_added,
+            "words_removed": c.words_removed, "diff": c.diff, "detail": c.detail,
         })
     return rows
 
@@ -167,6 +230,8 @@ def write_batch(
     polls: Sequence[tuple[FeedPoll, str, str]],
     articles: Sequence[Article],
     fetch_log: Sequence[FetchLogRow],
+    checks: Sequence[PageCheck] = (),
+    aliases: Sequence[Alias] = (),
 ) -> ShardReport:
     """Write one shard's batch atomically and return its report (path filled in)."""
     final = Path(report.path)
@@ -178,6 +243,9 @@ def write_batch(
         "entries": _entry_rows(polls),
         "articles": _article_rows(articles),
         "fetch_log": _log_rows(fetch_log),
+        "findings": _finding_rows(articles),
+        "aliases": [asdict(a) for a in aliases],
+        "checks": _check_rows(checks),
     }
     for stem, rows in tables.items():
         table = pa.Table.from_pylist(rows, schema=BATCH_TABLES[stem])

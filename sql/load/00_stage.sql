@@ -1,6 +1,7 @@
 -- 00_stage: the pending staged batches as temp tables, each row tagged with its batch.
 -- Parameters: $filenames/$batch_ids/$run_ids (one entry per batch, in load order) and
--- $feeds/$entries/$articles/$fetch_log (the batches' Parquet files of each kind).
+-- $feeds/$entries/$articles/$fetch_log/$findings/$aliases/$checks (the batches' Parquet
+-- files of each kind).
 CREATE OR REPLACE TEMP TABLE staged_batch_map AS
 SELECT
     unnest($filenames) AS batch_path,
@@ -27,3 +28,18 @@ CREATE OR REPLACE TEMP TABLE staged_fetch_log AS
 SELECT m.batch_id, m.batch_seq, m.run_id, p.* EXCLUDE (filename)
 FROM read_parquet($fetch_log, filename = true) AS p
 INNER JOIN staged_batch_map AS m ON p.filename = m.batch_path || '/fetch_log.parquet';
+
+CREATE OR REPLACE TEMP TABLE staged_findings AS
+SELECT m.batch_id, m.batch_seq, m.run_id, p.* EXCLUDE (filename)
+FROM read_parquet($findings, filename = true) AS p
+INNER JOIN staged_batch_map AS m ON p.filename = m.batch_path || '/findings.parquet';
+
+CREATE OR REPLACE TEMP TABLE staged_aliases AS
+SELECT m.batch_id, m.batch_seq, m.run_id, p.* EXCLUDE (filename)
+FROM read_parquet($aliases, filename = true) AS p
+INNER JOIN staged_batch_map AS m ON p.filename = m.batch_path || '/aliases.parquet';
+
+CREATE OR REPLACE TEMP TABLE staged_checks AS
+SELECT m.batch_id, m.batch_seq, m.run_id, p.* EXCLUDE (filename)
+FROM read_parquet($checks, filename = true) AS p
+INNER JOIN staged_batch_map AS m ON p.filename = m.batch_path || '/checks.parquet';

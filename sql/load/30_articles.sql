@@ -5,7 +5,8 @@ INSERT INTO articles (
     article_id, url, feed_url, outlet, topic, title, text, text_source, content_hash,
     word_count, authors, published_at, published_at_source, modified_at, site_name,
     language, section, tags, page_type, is_exact_duplicate, exact_duplicate_of,
-    syndicated_from, story_id, revision, first_seen_at, fetched_at, run_id
+    syndicated_from, story_id, revision, first_seen_at, fetched_at, run_id, credits,
+    modified_at_source
 )
 WITH variants AS (
     SELECT article_id, unnest(url_variants) AS url
@@ -63,5 +64,7 @@ SELECT
     1 AS revision,
     fetched_at AS first_seen_at,
     fetched_at,
-    run_id
+    run_id,
+    credits,
+    modified_at_source
 FROM final;

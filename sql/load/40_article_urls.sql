@@ -1,10 +1,12 @@
 -- 40_article_urls: every URL each staged article was met under, mapped to the stored
 -- article it is (by id, or by a URL already known), so no variant is fetched again.
+-- `url_kinds` (parallel to `url_variants`) says how each was met: canonical, feed_link,
+-- amp, wrapper, redirect, served.
 INSERT INTO article_urls (url, article_id, kind, first_seen_at)
 WITH variants AS (
     SELECT
         article_id, url AS canonical_url, requested_url, fetched_at, batch_seq, position,
-        unnest(url_variants) AS url
+        unnest(url_variants) AS url, unnest(url_kinds) AS url_kind
     FROM staged_articles
 ),
 
@@ -19,11 +21,11 @@ resolved AS (
 SELECT
     v.url,
     r.stored_id,
-    CASE
+    coalesce(v.url_kind, CASE
         WHEN v.url = v.canonical_url THEN 'canonical'
         WHEN v.url = v.requested_url THEN 'feed_link'
         ELSE 'redirect'
-    END,
+    END),
     v.fetched_at
 FROM variants AS v
 INNER JOIN resolved AS r ON r.staged_id = v.article_id

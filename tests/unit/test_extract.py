@@ -46,7 +46,7 @@ def test_metadata_authors_dates_and_local_time():
     found = extract_page(_page(_paragraphs(SEED), head=head), _entry())
     assert found.authors == ("Jane Roe", "John Doe")
     assert found.published_at == datetime(2025, 10, 26, 0, 15, tzinfo=UTC)
-    assert found.published_at_source == "page"
+    assert found.published_at_source == "meta"
     assert found.site_name == "Pacific Wire"
     assert found.canonical_url == URL
 
