@@ -48,6 +48,9 @@ BATCH_SUITES = ("content", "time")
 #: Suites validated against whole tables, or one row of the run's metrics.
 TABLE_SUITES = ("keys", "story_links", "run", "feeds")
 SUITES = TABLE_SUITES[:2] + BATCH_SUITES + TABLE_SUITES[2:]
+#: Suites over one row per article: their verdicts count rows. The others validate a metric
+#: row or offending rows, where a lone row's value is the observation worth reporting.
+COUNTED_SUITES = ("keys", *BATCH_SUITES)
 #: Rows of a batch suite validated at once: bounds the DataFrame, whatever the run's size.
 CHUNK_ROWS = 200_000
 #: Offending values quoted in an observed value.
@@ -277,8 +280,9 @@ def _validate(context: Any, con: duckdb.DuckDBPyConnection, *, run_id: str | Non
                 config = result.expectation_config
                 name = config.meta["name"]
                 severity = getattr(config.severity, "value", str(config.severity))
-                tallies.setdefault(name, _Tally(severity)).add(
-                    result, _single_value(frame, config.kwargs.get("column")))
+                value = None if suite in COUNTED_SUITES else _single_value(
+                    frame, config.kwargs.get("column"))
+                tallies.setdefault(name, _Tally(severity)).add(result, value)
         results.extend(ExpectationResult(suite, name, t.severity, t.success, t.observed_value())
                        for name, t in tallies.items())
     return results

@@ -163,6 +163,6 @@ def test_chunked_batches_give_the_verdicts_of_one_frame(world_copy: Path, tmp_pa
                 for r in report.results]
 
     whole = verdicts()
-    monkeypatch.setattr(quality, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(quality, "CHUNK_ROWS", 3)
     assert verdicts() == whole
     assert ("time", "published_not_in_future", False) in {v[:3] for v in whole}
