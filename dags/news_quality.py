@@ -4,10 +4,11 @@
 Prove the data sound after every load: run the Great Expectations suites in `expectations/`
 against the run just loaded and the tables as a whole.
 
-Scheduled on the `newspipe_articles` asset that news_ingest's load updates. The one task
-reads the published snapshot, records each verdict in `quality_results` and builds Data Docs
-under the reports folder. A critical failure fails the task (the log names the failed
-expectations and what they saw); warnings are recorded and reported, and the task stays green.
+Scheduled on the `newspipe_articles` asset that news_ingest's load updates. `check` reads
+the published snapshot, records each verdict in `quality_results` and builds Data Docs under
+the reports folder. A critical failure fails it (the log names the failed expectations and
+what they saw); warnings are recorded and reported, and it stays green. `report` then writes
+the run's HTML report beside the Data Docs, whatever the verdict.
 """
 
 from __future__ import annotations
@@ -27,16 +28,28 @@ from airflow.sdk import dag, task
     tags=["newspipe"],
 )
 def news_quality():
+    @task
+    def loaded_run(triggering_asset_events=None) -> str | None:
+        # The ingest run whose load fired this run; none (a manual run) means the last loaded.
+        events = triggering_asset_events.get(ARTICLES, ()) if triggering_asset_events else ()
+        return events[-1].source_run_id if events else None
+
     # A failed expectation is a verdict, not a glitch: retrying would only repeat it.
     @task(retries=0)
-    def check(triggering_asset_events=None) -> dict:
+    def check(run_id: str | None) -> dict:
         from pipeline.quality import check_from_env
 
-        # The ingest run whose load fired this run; none (a manual run) checks the last loaded.
-        events = triggering_asset_events.get(ARTICLES, ()) if triggering_asset_events else ()
-        return check_from_env(events[-1].source_run_id if events else None)
+        return check_from_env(run_id)
 
-    check()
+    # The report is most needed when the check failed: it runs either way.
+    @task(trigger_rule="all_done")
+    def report(run_id: str | None) -> str:
+        from pipeline.tasks import report
+
+        return report(run_id)
+
+    run_id = loaded_run()
+    check(run_id) >> report(run_id)
 
 
 news_quality()

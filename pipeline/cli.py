@@ -116,6 +116,21 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .config import QualitySettings, load_config
+    from .quality import run_checks
+    from .summary import aligned
+
+    settings = load_config(args.config).quality if args.config else QualitySettings()
+    report = run_checks(args.db, settings=settings, reports_dir=args.reports or args.db.parent / "reports",
+                        run_id=args.run_id, now=datetime.now(UTC))
+    header, *failed = report.failure_rows()
+    if failed:
+        print(aligned(header, failed), file=sys.stderr if report.critical_failures else sys.stdout)  # noqa: T201
+    print(report.verdict())  # noqa: T201
+    return 1 if report.critical_failures else 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import cli_report
 
@@ -127,6 +142,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(args.root.resolve(), port=args.port)
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from .demo import serve_airflow_ui
+
+    return serve_airflow_ui(args.root.resolve(), port=args.port)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -172,6 +193,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     dedup.add_argument("--shingle-size", type=int, help="words per shingle (default: config default)")
     dedup.set_defaults(handler=cmd_dedup)
 
+    check = sub.add_parser("check", help="run the quality suites; exit 1 on a critical failure")
+    check.add_argument("--db", type=Path, required=True)
+    check.add_argument("--config", type=Path, help="feeds YAML whose `quality` bounds apply")
+    check.add_argument("--run-id", help="the run to check (default: the last loaded)")
+    check.add_argument("--reports", type=Path, help="Data Docs folder (default: beside the db)")
+    check.set_defaults(handler=cmd_check)
+
     report = sub.add_parser("report", help="write the HTML report of a run (default: the latest)")
     report.add_argument("--db", type=Path, required=True)
     report.add_argument("--run-id", help="the run (default: the latest)")
@@ -182,6 +210,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     demo.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
     demo.add_argument("--port", type=int, default=8765, help="fixture server port")
     demo.set_defaults(handler=cmd_demo)
+
+    ui = sub.add_parser("airflow", help="the Airflow UI with the DAGs scheduled against the fixture web")
+    ui.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
+    ui.add_argument("--port", type=int, default=8080, help="Airflow UI port on 127.0.0.1")
+    ui.set_defaults(handler=cmd_airflow)
     return parser.parse_args(argv)
 
 

@@ -15,7 +15,7 @@ from .config import Config, load_config
 from .errors import ConfigError
 from .records import Shard
 
-__all__ = ["Deployment", "ingest", "load", "plan", "schedule"]
+__all__ = ["Deployment", "ingest", "load", "plan", "report", "schedule"]
 
 DEFAULT_SCHEDULE = "@hourly"
 
@@ -88,3 +88,12 @@ def load(reports: list[dict], *, run_id: str, run_type: str, started_at: datetim
     )
     enforce_error_rate(shards, max_rate=config.fetch.max_error_rate)
     return result.to_dict()
+
+
+def report(run_id: str | None) -> str:
+    """Write the run's HTML report beside the Data Docs; returns its path."""
+    from .report import cli_report
+
+    db = Deployment.from_env().db_path
+    reports = Path(os.environ.get("NEWSPIPE_REPORTS") or db.parent / "reports")
+    return str(cli_report(db, run_id, reports))
