@@ -62,7 +62,8 @@ def print_demo_summary(
     echo(aligned([columns[i] for i in shown],
                  [[_clip(row[i]) if i == shown[0] else row[i] for i in shown] for row in rows]))
     if quality_state is not None:
-        echo(f"\nquality (news_quality): {quality_state}")
+        echo(f"\nquality: news_quality {quality_state} (sql/queries/run_quality.sql)")
+        echo(aligned(*query_rows(con, "queries/run_quality.sql", run_id=run_id)))
     index = reports / "data_docs" / "index.html"
     if index.exists():
         echo(f"Data Docs: {index}")
