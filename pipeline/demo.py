@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .airflow_local import AirflowSetup, LocalAirflow
 
-__all__ = ["DemoPaths", "run_demo"]
+__all__ = ["DemoPaths", "run_demo", "serve_airflow_ui"]
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 DEMO_PORT = 8765
 WRITER_POOL = "newspipe_writer"
 RUN_TIMEOUT_SECONDS = 600.0
+#: `make airflow`: how often news_ingest polls the fixture web, and the UI's default port.
+UI_SCHEDULE = "*/5 * * * *"
+UI_PORT = 8080
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,4 +116,34 @@ def run_demo(root: Path, *, port: int = DEMO_PORT, echo=print) -> int:
     finally:
         con.close()
     echo(f"Run report: {report}")
+    return 0
+
+
+def serve_airflow_ui(root: Path, *, port: int = UI_PORT, echo=print) -> int:
+    """`make airflow`: the fixture web, and a local Airflow whose UI shows the project's DAGs
+    running on a schedule against it, until Ctrl-C. Shares the demo's state folders."""
+    import signal
+    import threading
+    from dataclasses import replace
+
+    from .fixtures import FixtureServer, build_web, write_feeds_config
+
+    paths = DemoPaths(root)
+    build_web(paths.fixtures)
+    with FixtureServer(paths.fixtures, port=DEMO_PORT) as server:
+        write_feeds_config(paths.fixtures, server.base_url, paths.config, schedule=UI_SCHEDULE)
+        echo(f"fixture web served at {server.base_url}; starting Airflow in {paths.airflow_home}")
+        setup = replace(airflow_setup(paths, dag_ids=("news_ingest", "news_quality")), api_port=port)
+        with LocalAirflow(setup) as airflow:
+            for dag_id in ("news_ingest", "news_quality"):
+                airflow.unpause(dag_id)
+            airflow.trigger("news_ingest")  # something to watch now, not at the next tick
+            echo(f"Airflow UI: {airflow.api_url} (news_ingest runs {UI_SCHEDULE!r}; Ctrl-C stops)")
+            # Ctrl-C or a plain kill both stop every Airflow process this started.
+            stop = threading.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            while not stop.wait(1.0):
+                pass
+            echo("stopping Airflow")
     return 0
