@@ -24,6 +24,7 @@ from .records import Article, FeedPoll, FetchLogRow, PageCheck
 __all__ = [
     "BATCH_TABLES",
     "Alias",
+    "BatchWriter",
     "ShardReport",
     "batch_dir",
     "read_report",
@@ -157,9 +158,9 @@ def _entry_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
     ]
 
 
-def _article_rows(articles: Sequence[Article]) -> list[dict]:
+def _article_rows(articles: Sequence[Article], *, start: int = 0) -> list[dict]:
     rows = []
-    for position, a in enumerate(articles):
+    for position, a in enumerate(articles, start):
         rows.append({
             "article_id": a.article_id, "url": a.url, "requested_url": a.requested_url,
             "feed_url": a.feed_url, "outlet": a.outlet, "topic": a.topic, "title": a.title,
@@ -224,6 +225,101 @@ def _log_rows(log: Sequence[FetchLogRow]) -> list[dict]:
     ]
 
 
+#: Articles buffered before a Parquet row group is written: a few MB of text, so a
+#: batch's memory stays flat however many articles it holds.
+ROW_GROUP_ARTICLES = 1024
+
+
+class BatchWriter:
+    """Writes one batch while it is produced: articles and their findings in row groups as
+    they come, the other tables at `finish`, then the atomic rename.
+
+    A context manager: leaving it without `finish` (an error) removes the partial batch.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.final = Path(path)
+        self.tmp = self.final.with_name(self.final.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self._writers = {
+            stem: pq.ParquetWriter(self.tmp / f"{stem}.parquet", BATCH_TABLES[stem],
+                                   compression="zstd")
+            for stem in ("articles", "findings")
+        }
+        self._pending: list[Article] = []
+        self._position = 0
+        self._done = False
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._done:
+            self.abort()
+
+    @property
+    def articles_written(self) -> int:
+        return self._position + len(self._pending)
+
+    def add_articles(self, articles: Iterable[Article]) -> None:
+        self._pending.extend(articles)
+        if len(self._pending) >= ROW_GROUP_ARTICLES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        rows = _article_rows(self._pending, start=self._position)
+        self._writers["articles"].write_table(
+            pa.Table.from_pylist(rows, schema=BATCH_TABLES["articles"]))
+        findings = _finding_rows(self._pending)
+        if findings:
+            self._writers["findings"].write_table(
+                pa.Table.from_pylist(findings, schema=BATCH_TABLES["findings"]))
+        self._position += len(self._pending)
+        self._pending = []
+
+    def finish(
+        self,
+        report: ShardReport,
+        *,
+        polls: Sequence[tuple[FeedPoll, str, str]],
+        fetch_log: Sequence[FetchLogRow],
+        checks: Sequence[PageCheck] = (),
+        aliases: Sequence[Alias] = (),
+    ) -> ShardReport:
+        """Write the remaining tables and publish the batch; returns its report."""
+        self._flush()
+        for writer in self._writers.values():
+            writer.close()
+        tables = {
+            "feeds": _feed_rows(polls),
+            "entries": _entry_rows(polls),
+            "fetch_log": _log_rows(fetch_log),
+            "aliases": [asdict(a) for a in aliases],
+            "checks": _check_rows(checks),
+        }
+        for stem, rows in tables.items():
+            table = pa.Table.from_pylist(rows, schema=BATCH_TABLES[stem])
+            pq.write_table(table, self.tmp / f"{stem}.parquet", compression="zstd")
+        (self.tmp / _REPORT).write_text(json.dumps(report.to_dict(), sort_keys=True),
+                                        encoding="utf-8")
+        self._done = True
+        if self.final.exists():  # a concurrent retry finished first: its batch is complete
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return read_report(self.final)
+        os.replace(self.tmp, self.final)
+        return report
+
+    def abort(self) -> None:
+        """Drop the partial batch (nothing was published)."""
+        self._done = True
+        for writer in self._writers.values():
+            writer.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def write_batch(
     report: ShardReport,
     *,
@@ -234,28 +330,10 @@ def write_batch(
     aliases: Sequence[Alias] = (),
 ) -> ShardReport:
     """Write one shard's batch atomically and return its report (path filled in)."""
-    final = Path(report.path)
-    tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tables = {
-        "feeds": _feed_rows(polls),
-        "entries": _entry_rows(polls),
-        "articles": _article_rows(articles),
-        "fetch_log": _log_rows(fetch_log),
-        "findings": _finding_rows(articles),
-        "aliases": [asdict(a) for a in aliases],
-        "checks": _check_rows(checks),
-    }
-    for stem, rows in tables.items():
-        table = pa.Table.from_pylist(rows, schema=BATCH_TABLES[stem])
-        pq.write_table(table, tmp / f"{stem}.parquet", compression="zstd")
-    (tmp / _REPORT).write_text(json.dumps(report.to_dict(), sort_keys=True), encoding="utf-8")
-    if final.exists():  # a concurrent retry finished first: keep its batch, it is complete
-        shutil.rmtree(tmp, ignore_errors=True)
-        return read_report(final)
-    os.replace(tmp, final)
-    return report
+    with BatchWriter(report.path) as writer:
+        writer.add_articles(articles)
+        return writer.finish(report, polls=polls, fetch_log=fetch_log, checks=checks,
+                             aliases=aliases)
 
 
 def read_report(path: str | Path) -> ShardReport:
