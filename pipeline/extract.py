@@ -44,6 +44,7 @@ class Extraction:
     section: str | None = None
     page_type: str = "article"
     canonicals: tuple[str, ...] = ()
+    amp_urls: tuple[str, ...] = ()
     findings: tuple[DateFinding, ...] = ()
 
 
@@ -143,6 +144,7 @@ def extract_page(
         language=_language(page.body, (doc.language if doc else None, meta.language), text),
         canonical_url=meta.canonicals[0] if meta.canonicals else (doc.url if doc else None),
         canonicals=meta.canonicals,
+        amp_urls=meta.amp_urls,
         section=meta.section,
         tags=meta.tags,
         page_type=meta.page_type,

@@ -196,7 +196,7 @@ def resolve_identity(
         *((normalise_url(u), "amp") for u in (requested, fetched_url, final_url)
           if amp_canonical_guess(normalise_url(u))),
         (requested, "wrapper" if wrapped else "redirect" if redirects else "feed_link"),
-        *((u, "feed_link") for u in also_seen),
+        *((u, "amp" if amp_canonical_guess(u) else "feed_link") for u in also_seen),
         *((normalise_url(r), "redirect") for r in redirects[:-1]),
         (final, "served"),
     ]

@@ -15,8 +15,10 @@ Date precedence (published; modified uses the first three):
    was (re)generated or updated rather than first published.
 5. `<time datetime>` elements: meant for display; a page also shows times of related
    stories and comments, so only the page's own declarations outrank them.
-6. trafilatura's page date (htmldate, no guessing from free text).
-7. The date in the URL (htmldate's URL rules): a day, never a time.
+6. The date in the URL (htmldate's URL rules): a day, never a time, but one the
+   publisher chose when the page was made.
+7. trafilatura's page date (htmldate without guessing from free text): whatever markup
+   is left (abbr, classes); its URL rule is covered by 6.
 
 A value with a time beats any day-only value, whatever their ranks (a day is read as
 midnight in the outlet's zone only when nothing better exists). A time without an
@@ -121,6 +123,7 @@ class PageMetadata:
     page_type_source: str = "default"
     language: str | None = None  # as declared (JSON-LD inLanguage, og:locale)
     is_amp: bool = False
+    amp_urls: tuple[str, ...] = ()  # rel=amphtml: the page's AMP twin, a variant of it
     findings: tuple[DateFinding, ...] = ()
 
 
@@ -429,8 +432,8 @@ def read_metadata(
         *(("meta", v) for v in _first(metas, PUBLISHED_META)),
         ("feed", feed_published),
         ("time", _time_element(tree)),
-        ("htmldate", page_date),
         ("url", _url_date(url)),
+        ("htmldate", page_date),
     ]
     published, findings = _choose("published_at", _candidates(published_raw, zone,
                                                               midnight_is_day=True),
@@ -476,5 +479,7 @@ def read_metadata(
         page_type_source=kind_source,
         language=language or next((v for k, v in og if k == "og:locale"), None),
         is_amp=is_amp,
+        amp_urls=tuple(dict.fromkeys(
+            u.strip() for u in tree.xpath('//link[@rel="amphtml"]/@href') if u.strip())),
         findings=tuple(findings),
     )

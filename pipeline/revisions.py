@@ -31,7 +31,6 @@ from .records import Failure, FeedEntry, PageCheck, Response
 
 __all__ = [
     "DueCheck",
-    "RevisionReport",
     "compare_page",
     "due_checks",
     "due_slot",
@@ -210,15 +209,6 @@ def recheck(
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(due)))) as pool:
         return list(pool.map(one, due))
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionReport:
-    """What a load did with re-checks."""
-
-    checks: int = 0
-    revisions: int = 0
-    left_story: int = 0
 
 
 def reassess_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings) -> int:

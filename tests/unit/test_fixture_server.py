@@ -58,7 +58,8 @@ def test_every_labelled_page_is_served_with_the_real_origin(
         assert response.status_code == 200, label.path
         assert response.headers["content-type"] == "text/html; charset=utf-8"
         assert PLACEHOLDER_ORIGIN not in response.text
-        assert f'<link rel="canonical" href="{server.url(label.path)}">' in response.text
+        declared = server.url(label.syndicated_from or label.path)  # syndication: the original
+        assert f'<link rel="canonical" href="{declared}">' in response.text
 
 
 def test_feeds_are_served_and_parse(web: Path, server: FixtureServer, client: httpx.Client) -> None:
