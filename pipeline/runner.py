@@ -6,10 +6,12 @@ in a one-slot pool; `newspipe run` loops over the same functions in-process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,10 +27,11 @@ from .load import LoadReport, RunInfo, load_batches
 from .poll import FeedState, poll_feed, poll_result
 from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
 from .revisions import due_checks, recheck
-from .staging import Alias, ShardReport, batch_dir, read_report, write_batch
+from .staging import Alias, BatchWriter, ShardReport, batch_dir, read_report
 from .urls import normalise_url, resolve_link, url_key
 
 __all__ = [
+    "ExtractionPool",
     "FeedMeta",
     "RunSummary",
     "ingest_documents",
@@ -36,6 +39,7 @@ __all__ = [
     "load_staged",
     "enforce_error_rate",
     "error_rate",
+    "extract_stream",
     "plan_shards",
     "run_once",
     "worker_count",
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 EXTRACT_CHUNK = 16
 #: Below this many pages a process pool costs more than it saves.
 POOL_THRESHOLD = 24
+#: Pages fetched per chunk; the next chunk is fetched while this one is extracted.
+FETCH_CHUNK = 128
+#: Extraction tasks queued per worker: enough to keep every core busy between chunks.
+INFLIGHT_PER_WORKER = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,19 +238,84 @@ def process_pages(items: Sequence[_Item], settings: DedupSettings) -> list[Artic
     return out
 
 
-def _process_all(
-    items: list[_Item], settings: DedupSettings, workers: int
-) -> list[Article | Failure]:
-    if workers <= 1 or len(items) < POOL_THRESHOLD:
-        return process_pages(items, settings)
-    chunks = [items[i : i + EXTRACT_CHUNK] for i in range(0, len(items), EXTRACT_CHUNK)]
-    import multiprocessing
+class ExtractionPool:
+    """The processes that extract and fingerprint: started on first use, shared by every
+    shard of a run, so a run pays the workers' start-up (importing trafilatura) once."""
 
-    # forkserver: the parent holds threads (HTTP pools), which fork would copy half-locked.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(process_pages, chunks, [settings] * len(chunks))
-        return [r for chunk in results for r in chunk]
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            import multiprocessing
+
+            # forkserver: the parent holds threads (HTTP pools), which fork would copy
+            # half-locked.
+            context = multiprocessing.get_context("forkserver")
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+def _fetched_chunks(
+    fetcher: Fetcher, entries: Sequence[FeedEntry], size: int
+) -> Iterator[list[tuple[FeedEntry, Response | Failure]]]:
+    """Pages in chunks of `size`, the next chunk fetching while the caller works on this one."""
+    chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
+    if not chunks:
+        return
+
+    def fetch(chunk: Sequence[FeedEntry]) -> list[Response | Failure]:
+        return fetcher.get_many([e.url for e in chunk], kind="page")
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as ahead:
+        pending = ahead.submit(fetch, chunks[0])
+        for k, chunk in enumerate(chunks):
+            pages = pending.result()
+            if k + 1 < len(chunks):
+                pending = ahead.submit(fetch, chunks[k + 1])
+            yield list(zip(chunk, pages, strict=True))
+
+
+def extract_stream(
+    chunks: Iterable[Sequence[_Item]],
+    settings: DedupSettings,
+    pool: ExtractionPool | None,
+) -> Iterator[list[Article | Failure]]:
+    """Extract and fingerprint chunks of fetched pages on every core, results in input order.
+
+    At most a few tasks per worker are in flight, so pages wait in memory only as long as
+    the workers need to catch up, however long the run.
+    """
+    if pool is None or pool.workers <= 1:
+        for items in chunks:
+            yield process_pages(items, settings)
+        return
+    executor = pool.executor()
+    inflight: deque[Future[list[Article | Failure]]] = deque()
+    limit = pool.workers * INFLIGHT_PER_WORKER
+    for items in chunks:
+        for i in range(0, len(items), EXTRACT_CHUNK):
+            inflight.append(executor.submit(process_pages, items[i : i + EXTRACT_CHUNK], settings))
+        while len(inflight) > limit:
+            yield inflight.popleft().result()
+    while inflight:
+        yield inflight.popleft().result()
 
 
 def _poll_all(fetcher: Fetcher, metas: Sequence[FeedMeta], states: dict[str, FeedState],
@@ -283,46 +356,67 @@ def _stage_polls(
     batch: _Batch,
     now: Callable[[], datetime],
     rechecks: bool = True,
+    pool: ExtractionPool | None = None,
 ) -> ShardReport:
-    """From feed polls on: seen-filter, fetch new pages, extract, fingerprint, re-check
-    young stored pages that are due, stage."""
+    """From feed polls on: seen-filter, then fetch, extract and fingerprint in a stream of
+    chunks written to the batch as they finish; re-check young stored pages that are due.
+
+    Fetching the next chunk overlaps extracting this one, and only a few chunks are ever
+    in memory, so a shard's memory does not grow with its size.
+    """
     entries = [e for p in polls for e in p.entries]
     _, known = _snapshot_state(db_path, (), _lookup_urls(entries))
     chosen = _new_entries(polls, known, per_feed=config.fetch.max_new_pages_per_feed, now=now())
     fresh = chosen.fresh
-    pages = fetcher.get_many([e.url for e in fresh], kind="page")
-    fetched = [
-        (p, e, metas[e.feed_url], chosen.also_seen.get(e.url, ()))
-        for p, e in zip(pages, fresh, strict=True) if isinstance(p, Response)
-    ]
-    results = _process_all(fetched, config.dedup, worker_count(config))
-    articles = [r for r in results if isinstance(r, Article)]
-    extract_failures = [r for r in results if isinstance(r, Failure)]
-    checks = _recheck_due(config, metas, fetcher=fetcher, db_path=db_path, now=now) \
-        if rechecks else []
-    fetch_log = fetcher.log()
-    stamp = now()
-    report = ShardReport(
-        run_id=batch.run_id,
-        shard=batch.index,
-        batch_id=batch.batch_id,
-        path=str(batch.path),
-        feeds_polled=len(polls),
-        feeds_not_modified=sum(p.not_modified for p in polls),
-        feeds_failed=sum(p.failure is not None for p in polls),
-        entries_seen=len(entries),
-        entries_new=len(fresh),
-        pages_fetched=len(fetched),
-        pages_failed=len(fresh) - len(fetched) + len(extract_failures),
-        articles_extracted=sum(a.text_source == "page" for a in articles),
-        summaries_kept=sum(a.text_source == "feed_summary" for a in articles),
-        pages_rechecked=len(checks),
-        pages_revised=sum(c.outcome == "revised" for c in checks),
-    )
-    polls_with_meta = [(p, metas[p.feed_url].topic, metas[p.feed_url].outlet) for p in polls]
-    log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in extract_failures)]
-    return write_batch(report, polls=polls_with_meta, articles=articles, fetch_log=log_rows,
-                       checks=checks, aliases=chosen.aliases)
+    fetched = 0
+    failures: list[Failure] = []
+
+    def items() -> Iterator[list[_Item]]:
+        nonlocal fetched
+        for chunk in _fetched_chunks(fetcher, fresh, FETCH_CHUNK):
+            ready = [(p, e, metas[e.feed_url], chosen.also_seen.get(e.url, ()))
+                     for e, p in chunk if isinstance(p, Response)]
+            fetched += len(ready)
+            yield ready
+
+    with BatchWriter(batch.path) as writer, contextlib.ExitStack() as stack:
+        worth_a_pool = len(fresh) >= POOL_THRESHOLD
+        if pool is None and worth_a_pool:
+            pool = stack.enter_context(ExtractionPool(worker_count(config)))
+        elif pool is not None and not (worth_a_pool or pool.started):
+            pool = None  # a few pages: not worth starting the workers for
+        counts = {"page": 0, "feed_summary": 0}
+        for results in extract_stream(items(), config.dedup, pool):
+            articles = [r for r in results if isinstance(r, Article)]
+            failures.extend(r for r in results if isinstance(r, Failure))
+            for article in articles:
+                counts[article.text_source] = counts.get(article.text_source, 0) + 1
+            writer.add_articles(articles)
+        checks = _recheck_due(config, metas, fetcher=fetcher, db_path=db_path, now=now) \
+            if rechecks else []
+        fetch_log = fetcher.log()
+        stamp = now()
+        report = ShardReport(
+            run_id=batch.run_id,
+            shard=batch.index,
+            batch_id=batch.batch_id,
+            path=str(batch.path),
+            feeds_polled=len(polls),
+            feeds_not_modified=sum(p.not_modified for p in polls),
+            feeds_failed=sum(p.failure is not None for p in polls),
+            entries_seen=len(entries),
+            entries_new=len(fresh),
+            pages_fetched=fetched,
+            pages_failed=len(fresh) - fetched + len(failures),
+            articles_extracted=counts["page"],
+            summaries_kept=counts["feed_summary"],
+            pages_rechecked=len(checks),
+            pages_revised=sum(c.outcome == "revised" for c in checks),
+        )
+        polls_with_meta = [(p, metas[p.feed_url].topic, metas[p.feed_url].outlet) for p in polls]
+        log_rows = [*fetch_log, *(_failure_row(f, stamp) for f in failures)]
+        return writer.finish(report, polls=polls_with_meta, fetch_log=log_rows, checks=checks,
+                             aliases=chosen.aliases)
 
 
 def _recheck_due(config: Config, metas: dict[str, FeedMeta], *, fetcher: Fetcher,
@@ -347,12 +441,14 @@ def ingest_shard(
     staging_dir: str | Path,
     run_id: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    pool: ExtractionPool | None = None,
 ) -> ShardReport:
     """Poll a shard's feeds, fetch new pages, extract and fingerprint, stage as Parquet.
 
     Opens the database read-only (its published snapshot) and never writes it. A batch
     that already exists for this run and shard is returned as it is: a retried or
-    cleared task does no work twice.
+    cleared task does no work twice. `pool`: extraction processes shared with other
+    shards (run_once); without it the shard starts its own when it has enough pages.
     """
     batch = _Batch(run_id, shard.index, batch_dir(Path(staging_dir), run_id, shard.index))
     if batch.path.exists():
@@ -362,7 +458,7 @@ def ingest_shard(
     with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
         polls = _poll_all(fetcher, list(metas.values()), states, now(), config.fetch.global_concurrency)
         return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
-                            batch=batch, now=now)
+                            batch=batch, now=now, pool=pool)
 
 
 def ingest_documents(
@@ -430,18 +526,20 @@ def run_once(
     on_shard: Callable[[ShardReport], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunSummary:
-    """One ingest cycle in-process: every shard in turn, then one load.
+    """One ingest cycle in-process: every shard in turn (one extraction pool for all of
+    them), then one load.
 
     `now` is the clock re-checks are scheduled by (tests move it forward).
     """
     started = datetime.now(UTC)
     reports = []
-    for shard in plan_shards(config):
-        report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
-                              run_id=run_id, now=now)
-        reports.append(report)
-        if on_shard:
-            on_shard(report)
+    with ExtractionPool(worker_count(config)) as pool:
+        for shard in plan_shards(config):
+            report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
+                                  run_id=run_id, now=now, pool=pool)
+            reports.append(report)
+            if on_shard:
+                on_shard(report)
     load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
     return RunSummary(run_id, tuple(reports), load)
 
