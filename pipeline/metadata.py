@@ -277,8 +277,11 @@ def _microdata_and_og(html: str, url: str) -> tuple[list[dict], list[tuple[str, 
 
 
 def _main_node(nodes: Sequence[dict]) -> dict:
-    """The node describing the page itself: the first article-like or page-kind node."""
-    return next((n for n in nodes if _types(n) & MAIN_TYPES), {})
+    """The node describing the page itself: the first article, live blog, video or
+    gallery node; else the first page-kind node (a @graph lists the WebSite first)."""
+    specific = ARTICLE_TYPES | {k for k, v in NON_ARTICLE_TYPES.items() if v != "index"}
+    return next((n for n in nodes if _types(n) & specific), None) or next(
+        (n for n in nodes if _types(n) & MAIN_TYPES), {})
 
 
 def _names(value: object) -> list[tuple[str, bool]]:
