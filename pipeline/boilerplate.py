@@ -45,7 +45,7 @@ class EdgeSentence:
 
     key: str  # the folded sentence (fold_sentence): what boilerplate sets hold
     sentence: str  # as written
-    context: str
+    context: str  # compared for equality only: kept as written
     at_end: bool  # found among the last sentences (else the first)
 
     def digest(self) -> int:
@@ -130,7 +130,7 @@ def edge_sentences(text: str) -> list[EdgeSentence]:
             key = fold_sentence(s)
             # The context is the article's longest line that is not this sentence's own.
             context = next((line for line in longest if s not in line), text)
-            out.setdefault(key, EdgeSentence(key, s, fold_sentence(context), at_end))
+            out.setdefault(key, EdgeSentence(key, s, context, at_end))
     return list(out.values())
 
 

@@ -48,14 +48,23 @@ __all__ = [
     "Document",
     "DocumentError",
     "StoryReport",
+    "clean_texts",
     "cluster_documents",
+    "cluster_texts",
+    "banding",
     "connected_components",
     "estimated_similarity",
+    "is_copy",
     "read_documents_jsonl",
     "update_stories",
     "write_clusters_csv",
 ]
 
+LSH_FN_WEIGHT = 0.9  # weight of missed copies against false candidates in choosing bands
+# A candidate whose shorter text is this much inside the longer one is a copy with cuts,
+# provided the shorter has enough shingles to make the estimate meaningful.
+CONTAINMENT = 0.9
+MIN_CONTAINED_SHINGLES = 50
 MIN_BOILERPLATE_ARTICLES = 2  # different articles of one outlet that must share a sentence
 _VERIFY_CHUNK = 65536  # candidate pairs compared at once (bounds a (chunk, num_perm) array)
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -112,12 +121,34 @@ def _has_words(sigs: np.ndarray) -> np.ndarray:
     return sigs[:, 0] != EMPTY_SLOT
 
 
-def _verified_pairs(sigs: np.ndarray, settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of rows sharing a band whose signatures agree on at least `threshold`."""
-    bands, rows = optimal_bands(settings.threshold, settings.num_perm)
+def banding(settings: DedupSettings) -> tuple[int, int]:
+    """The LSH (bands, rows) for these settings, weighted towards recall: a false
+    candidate costs one vectorised comparison, a missed copy is lost."""
+    return optimal_bands(settings.threshold, settings.num_perm, fn_weight=LSH_FN_WEIGHT)
+
+
+def is_copy(similarity: np.ndarray, words_a: np.ndarray, words_b: np.ndarray,
+            settings: DedupSettings) -> np.ndarray:
+    """The verification of candidate pairs: estimated Jaccard at least `threshold`, or the
+    shorter text almost wholly inside the longer (a copy with paragraphs cut), its share
+    estimated from the Jaccard and the two shingle counts."""
+    k = settings.shingle_size
+    size_a = np.maximum(words_a - k + 1, 1).astype(np.float64)
+    size_b = np.maximum(words_b - k + 1, 1).astype(np.float64)
+    shared = similarity * (size_a + size_b) / (1.0 + similarity)
+    shorter = np.minimum(size_a, size_b)
+    contained = (shared / shorter >= CONTAINMENT) & (shorter >= MIN_CONTAINED_SHINGLES)
+    return (similarity >= settings.threshold) | contained
+
+
+def _verified_pairs(sigs: np.ndarray, word_counts: np.ndarray,
+                    settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows sharing a band that pass is_copy."""
+    bands, rows = banding(settings)
     keys = band_keys(sigs, bands, rows)
     left, right = candidate_pairs(keys, _has_words(sigs))
-    keep = estimated_similarity(sigs[left], sigs[right]) >= settings.threshold
+    similarity = estimated_similarity(sigs[left], sigs[right])
+    keep = is_copy(similarity, word_counts[left], word_counts[right], settings)
     return left[keep], right[keep]
 
 
@@ -141,24 +172,32 @@ def clean_texts(docs: Sequence[Document]) -> list[str]:
     return strip_all(pairs, min_articles=MIN_BOILERPLATE_ARTICLES)
 
 
+def cluster_texts(ids: Sequence[str], texts: Sequence[str],
+                  published: Sequence[datetime | None], *,
+                  settings: DedupSettings) -> dict[str, str]:
+    """doc_id -> cluster_id for texts already cleaned of boilerplate: the dedup engine
+    (shingles, signatures, LSH, verification, clustering). A cluster is named by its
+    canonical document's id."""
+    if not ids:
+        return {}
+    sigs, word_counts = signatures_and_counts(texts, settings=settings)
+    left, right = _verified_pairs(sigs, word_counts, settings)
+    labels = connected_components(len(ids), left, right)
+    canonical: dict[int, str] = {}
+    for i in _canonical_order(published, word_counts, ids).tolist():
+        canonical.setdefault(int(labels[i]), ids[i])
+    return {doc_id: canonical[int(label)] for doc_id, label in zip(ids, labels, strict=True)}
+
+
 def cluster_documents(docs: Iterable[Document], *, settings: DedupSettings) -> dict[str, str]:
-    """doc_id -> cluster_id, the cluster named by its canonical document's id."""
+    """doc_id -> cluster_id, the cluster named by its canonical document's id: each
+    source's boilerplate stripped, then cluster_texts."""
     docs = list(docs)
     ids = [d.doc_id for d in docs]
     if len(set(ids)) != len(ids):
         raise DocumentError("document ids must be unique")
-    if not docs:
-        return {}
-    texts = clean_texts(docs)
-    sigs = signatures(texts, settings=settings)
-    left, right = _verified_pairs(sigs, settings)
-    labels = connected_components(len(docs), left, right)
-    word_counts = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
-    order = _canonical_order([d.published_at for d in docs], word_counts, ids)
-    canonical: dict[int, str] = {}
-    for i in order.tolist():
-        canonical.setdefault(int(labels[i]), ids[i])
-    return {doc_id: canonical[int(label)] for doc_id, label in zip(ids, labels, strict=True)}
+    return cluster_texts(ids, clean_texts(docs), [d.published_at for d in docs],
+                         settings=settings)
 
 
 def _parse_time(value: object, lineno: int) -> datetime | None:
@@ -364,7 +403,7 @@ def _store_fingerprints(con: duckdb.DuckDBPyConnection, ids: Sequence[str],
     con.execute("DELETE FROM article_signatures WHERE article_id IN (SELECT article_id FROM _fp)")
     con.execute("INSERT INTO article_signatures SELECT article_id, signature FROM _fp")
     con.unregister("_fp")
-    bands, rows = optimal_bands(settings.threshold, settings.num_perm)
+    bands, rows = banding(settings)
     keys = band_keys(sigs, bands, rows)
     has = _has_words(sigs)
     con.register("_bands", pa.table({
@@ -434,6 +473,7 @@ class _History:
     index: dict[str, int]
     story: list[str]
     sigs: np.ndarray
+    word_counts: np.ndarray
 
 
 def _history(con: duckdb.DuckDBPyConnection, ids: Iterable[str], settings: DedupSettings,
@@ -441,7 +481,7 @@ def _history(con: duckdb.DuckDBPyConnection, ids: Iterable[str], settings: Dedup
     wanted = sorted(set(ids))
     rows = con.execute(
         """
-        SELECT a.article_id, a.story_id, s.signature
+        SELECT a.article_id, a.story_id, s.signature, a.word_count
         FROM articles AS a INNER JOIN article_signatures AS s USING (article_id)
         WHERE a.article_id IN (SELECT unnest($ids)) AND a.story_id IS NOT NULL
           AND octet_length(s.signature) = $size
@@ -449,7 +489,8 @@ def _history(con: duckdb.DuckDBPyConnection, ids: Iterable[str], settings: Dedup
         """, {"ids": wanted, "size": 4 * settings.num_perm}
     ).fetchall() if wanted else []
     sigs = signatures_from_bytes([r[2] for r in rows], num_perm=settings.num_perm)
-    return _History({r[0]: k for k, r in enumerate(rows)}, [r[1] for r in rows], sigs)
+    return _History({r[0]: k for k, r in enumerate(rows)}, [r[1] for r in rows], sigs,
+                    np.array([r[3] for r in rows], dtype=np.int64))
 
 
 def _syndication_pairs(con: duckdb.DuckDBPyConnection, batch: _Pending) -> list[tuple[int, str]]:
@@ -466,10 +507,11 @@ def _syndication_pairs(con: duckdb.DuckDBPyConnection, batch: _Pending) -> list[
 
 
 def _edges(con: duckdb.DuckDBPyConnection, batch: _Pending, sigs: np.ndarray,
-           settings: DedupSettings, now: datetime) -> tuple[np.ndarray, np.ndarray, _History]:
+           word_counts: np.ndarray, settings: DedupSettings,
+           now: datetime) -> tuple[np.ndarray, np.ndarray, _History]:
     """Verified edges over nodes 0..n-1 (the batch) and n.. (history articles)."""
     n = len(batch.ids)
-    bands, rows = optimal_bands(settings.threshold, settings.num_perm)
+    bands, rows = banding(settings)
     keys = band_keys(sigs, bands, rows)
     valid = _has_words(sigs)
     left, right = candidate_pairs(keys, valid)
@@ -478,6 +520,7 @@ def _edges(con: duckdb.DuckDBPyConnection, batch: _Pending, sigs: np.ndarray,
     history = _history(con, hist_ids + [a for _, a in synd], settings)
     row_of = {a: i for i, a in enumerate(batch.ids)}
     all_sigs = np.concatenate([sigs, history.sigs])
+    all_words = np.concatenate([word_counts, history.word_counts])
 
     def node(article_id: str) -> int:
         return row_of[article_id] if article_id in row_of else n + history.index.get(
@@ -487,7 +530,8 @@ def _edges(con: duckdb.DuckDBPyConnection, batch: _Pending, sigs: np.ndarray,
     ok = hist_nodes >= 0
     left = np.concatenate([left, hist_rows[ok]])
     right = np.concatenate([right, hist_nodes[ok]])
-    keep = estimated_similarity(all_sigs[left], all_sigs[right]) >= settings.threshold
+    similarity = estimated_similarity(all_sigs[left], all_sigs[right])
+    keep = is_copy(similarity, all_words[left], all_words[right], settings)
     left, right = left[keep], right[keep]
     if synd:
         s_left = np.array([r for r, _ in synd], dtype=np.int64)
@@ -591,7 +635,7 @@ def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
     sigs, word_counts = signatures_and_counts(texts, settings=settings)
     rewritten = [t != old for t, old in zip(texts, batch.texts, strict=True)]
     _rewrite_texts(con, batch, texts, rewritten)
-    left, right, history = _edges(con, batch, sigs, settings, now)
+    left, right, history = _edges(con, batch, sigs, word_counts, settings, now)
     labels = connected_components(len(batch.ids) + len(history.story), left, right)
     new, merged = _assign(con, batch, word_counts, labels, history, now)
     _store_fingerprints(con, batch.ids, None, sigs, batch.seen_at, settings, rewrite_text=False)
