@@ -89,7 +89,8 @@ def due_checks(
         return [], {}
     con = store.reader(db_path)
     try:
-        since = now - timedelta(hours=max(schedule_hours))
+        # A late pipeline still owes the last check: look back twice the last slot.
+        since = now - 2 * timedelta(hours=max(schedule_hours))
         rows = con.execute(store.sql_text("pipeline/due_rechecks.sql"), {
             "feed_urls": list(feed_urls), "since": since, "now": now,
         }).fetchall()
