@@ -59,6 +59,10 @@ RETRY_FIRST_SECONDS = 5.0
 RETRY_MAX_SECONDS = 600.0
 HUB_TIMEOUT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = "2"
+#: How often the subscriber looks for queued work no run is doing, and wakes the DAG again.
+STALL_CHECK_SECONDS = 15.0
+#: Pending longer than this, an entry's run is presumed dead (news_push runs take seconds).
+STALE_PENDING_SECONDS = 300.0
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -197,10 +201,11 @@ class Subscriber:
         return list(dict.fromkeys(renew + retry))
 
     async def maintain(self, ready: Callable[[], bool]) -> None:
-        """Subscribe once the server listens, then renew leases and retry failures, forever."""
+        """Subscribe once the server listens, then renew leases, retry failures and re-wake
+        the DAG for stalled work, forever."""
         while not ready():
             await asyncio.sleep(0.05)
-        started = False
+        started, next_stall_check = False, self.clock() + STALL_CHECK_SECONDS
         async with httpx.AsyncClient(timeout=HUB_TIMEOUT_SECONDS, trust_env=False) as client:
             while True:
                 due = self._due(self.clock(), started)
@@ -209,7 +214,24 @@ class Subscriber:
                     # A renewal has its time pushed back as soon as it is sent.
                     for outcome in await asyncio.gather(*(self.subscribe(client, f) for f in due)):
                         self._note(outcome)
+                if self.clock() >= next_stall_check:
+                    next_stall_check = self.clock() + STALL_CHECK_SECONDS
+                    await asyncio.to_thread(self.rewake)
                 await asyncio.sleep(MAINTAIN_TICK_SECONDS)
+
+    def rewake(self) -> int:
+        """Announce again when queued entries wait for nobody: a wake-up published while the
+        triggerer restarted (or re-subscribed) is gone, and a dead run's entries sit pending.
+        Returns how many entries were waiting."""
+        try:
+            waiting = pushq.stalled(self.redis, self.settings, stale_seconds=STALE_PENDING_SECONDS)
+            if waiting:
+                pushq.announce(self.redis, self.settings, "stalled")
+                log.info("%d queued push entries waited for no run: wake-up sent again", waiting)
+            return waiting
+        except Exception as error:  # noqa: BLE001 - Redis down: pushes get 503, nothing waits
+            log.warning("could not check the push queue: %s", error)
+            return 0
 
     # --- requests from hubs ---------------------------------------------------------------
 

@@ -35,6 +35,7 @@ __all__ = [
     "fetch",
     "record_rejection",
     "rejections",
+    "stalled",
     "take",
 ]
 
@@ -236,6 +237,15 @@ def backlog(client, settings: PushSettings) -> int:
                 return len(client.xrange(settings.stream, min=_after(group["last-delivered-id"])))
             return int(lag)
     return 0
+
+
+def stalled(client, settings: PushSettings, *, stale_seconds: float) -> int:
+    """Entries no run is working on: never delivered, or pending longer than `stale_seconds`
+    (a run that died, or a wake-up Airflow's trigger missed). Zero when all is flowing."""
+    waiting = backlog(client, settings)
+    stale = client.xpending_range(settings.stream, settings.group, min="-", max="+", count=1,
+                                  idle=int(stale_seconds * 1000))
+    return waiting + len(stale)
 
 
 def _after(entry_id: bytes | str) -> str:

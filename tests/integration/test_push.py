@@ -8,6 +8,7 @@ on loopback. Publishing changes the fixture web, so this module builds its own.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import subprocess
@@ -120,8 +121,10 @@ def world(tmp: Path, *, redis_url: str, prefix: str, policy=None,
         settings = {"redis_url": redis_url, "stream": f"{prefix}:stream",
                     "channel": f"{prefix}:wake", "group": "news_push",
                     "callback_base_url": f"http://127.0.0.1:{port}", "lease_seconds": 3600}
+        # workers=1: the runner's extraction process pool fails inside Airflow task
+        # processes (its forkserver re-runs the `airflow` script); see the report of issue 10.
         config_path = write_feeds_config(root, server.base_url, tmp / "feeds.yaml",
-                                         schedule=None, push=settings)
+                                         schedule=None, workers=1, push=settings)
         config = load_config(config_path)
         with running_subscriber(config, port) as subscriber:
             wait_until(lambda: len(hub.subscriptions()) == len(subscriber.feeds),
@@ -218,6 +221,24 @@ def test_a_sha1_signed_push_from_an_older_hub_is_accepted(push_world: World):
     ours = [i for i, f in entries if f[b"body"] == body.encode()]
     assert len(ours) == 1
     w.redis.xdel(w.config.push.stream, *ours)  # not a feed: keep it away from news_push
+
+
+def test_queued_work_that_no_run_takes_gets_another_wake_up(push_world: World):
+    w = push_world
+    listener = w.redis.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(w.config.push.channel)
+    wait_until(lambda: w.redis.pubsub_numsub(w.config.push.channel)[0][1] >= 1, "a listener")
+    event = pushq.PushEvent("", "http://127.0.0.1:1/gone.rss", "http://127.0.0.1:1/gone.rss",
+                            "0" * 64, pushq.received_now(), "application/rss+xml", b"<rss/>")
+    entry = w.redis.xadd(w.config.push.stream, event.fields())  # its wake-up was lost
+    try:
+        assert w.subscriber.rewake() >= 1
+        message = wait_until(lambda: listener.get_message(timeout=0.1), "the second wake-up", 10)
+        assert json.loads(message["data"]) == {"wake": "stalled"}
+    finally:
+        w.redis.xdel(w.config.push.stream, entry)
+        listener.close()
+    assert w.subscriber.rewake() == 0
 
 
 # --- through Airflow's scheduler and triggerer ------------------------------------------------
