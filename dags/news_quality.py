@@ -36,20 +36,21 @@ def news_quality():
 
     # A failed expectation is a verdict, not a glitch: retrying would only repeat it.
     @task(retries=0)
-    def check(run_id: str | None) -> dict:
+    def check(ingest_run: str | None) -> dict:
         from pipeline.quality import check_from_env
 
-        return check_from_env(run_id)
+        return check_from_env(ingest_run)
 
     # The report is most needed when the check failed: it runs either way.
     @task(trigger_rule="all_done")
-    def report(run_id: str | None) -> str:
+    def report(ingest_run: str | None) -> str:
         from pipeline.tasks import report
 
-        return report(run_id)
+        return report(ingest_run)
 
-    run_id = loaded_run()
-    check(run_id) >> report(run_id)
+    # Not `run_id`: that name is Airflow's own context key (this DAG run's id).
+    ingest_run = loaded_run()
+    check(ingest_run) >> report(ingest_run)
 
 
 news_quality()

@@ -8,12 +8,14 @@ task leaves every table as one load would.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from . import store
 from .config import DedupSettings
@@ -78,13 +80,30 @@ def _pending(con: duckdb.DuckDBPyConnection, reports: Sequence[ShardReport]) -> 
     return [r for r in reports if r.batch_id not in done]
 
 
-def _stage(con: duckdb.DuckDBPyConnection, batches: Sequence[ShardReport]) -> None:
+#: Every batch has these; the later tables of BATCH_TABLES may be absent from a batch
+#: staged by an older version (an upgrade between a run's ingest and its load).
+CORE_TABLES = ("feeds", "entries", "articles", "fetch_log")
+
+
+def _table_files(paths: Sequence[str], stem: str, scratch: Path) -> list[str]:
+    """The batches' files of one table, plus an empty file of the current schema.
+
+    Read by name, the empty file gives every column its current type, so a batch staged
+    by an older version (a table or column it predates) loads with NULLs there.
+    """
+    current = scratch / f"{stem}.parquet"
+    pq.write_table(BATCH_TABLES[stem].empty_table(), current)
+    present = [f"{p}/{stem}.parquet" for p in paths if Path(p, f"{stem}.parquet").exists()]
+    return [*present, str(current)]
+
+
+def _stage(con: duckdb.DuckDBPyConnection, batches: Sequence[ShardReport], scratch: Path) -> None:
     paths = [str(Path(r.path).resolve()) for r in batches]
     for path in paths:
-        missing = [stem for stem in BATCH_TABLES if not Path(path, f"{stem}.parquet").exists()]
+        missing = [stem for stem in CORE_TABLES if not Path(path, f"{stem}.parquet").exists()]
         if missing:
             raise StoreError(f"staged batch {path} lacks {', '.join(missing)}")
-    files = {stem: [f"{p}/{stem}.parquet" for p in paths] for stem in BATCH_TABLES}
+    files = {stem: _table_files(paths, stem, scratch) for stem in BATCH_TABLES}
     store.execute_file(
         con, "load/00_stage.sql",
         filenames=paths, batch_ids=[r.batch_id for r in batches],
@@ -112,7 +131,8 @@ def load_batches(
         return LoadReport(run.run_id, 0, skipped, 0, 0, 0)
     con.execute("BEGIN TRANSACTION")
     try:
-        _stage(con, pending)
+        with tempfile.TemporaryDirectory(prefix="newspipe-stage-") as scratch:
+            _stage(con, pending, Path(scratch))
         before = _count(con, "SELECT count(*) FROM articles")
         for step in LOAD_STEPS:
             store.execute_file(con, step, loaded_at=now)

@@ -56,7 +56,8 @@ final AS (
 SELECT
     article_id, url, feed_url, outlet, topic, title, text, text_source, content_hash,
     word_count, authors, published_at, published_at_source, modified_at, site_name,
-    language, section, tags, page_type,
+    language, section, tags,
+    coalesce(final.page_type, 'article') AS page_type,  -- batches staged before page types
     original_id <> article_id AS is_exact_duplicate,
     nullif(original_id, article_id) AS exact_duplicate_of,
     syndicated_from,
