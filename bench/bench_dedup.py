@@ -38,8 +38,8 @@ from pipeline.fingerprint import tokens
 from pipeline.lsh import band_keys, optimal_bands
 
 ROOT = Path(__file__).resolve().parents[1]
-MIGRATIONS = ("0001_core_tables.sql", "0002_stories.sql")
 NEW_ARTICLES = 1000
+HISTORY_DAYS = 365
 SWEEP_DOCS = 5000
 
 
@@ -170,29 +170,31 @@ def sweep(n: int) -> None:
 
 def _migrated(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
-    for name in MIGRATIONS:
-        con.execute((ROOT / "sql" / "migrations" / name).read_text(encoding="utf-8"))
+    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        con.execute(migration.read_text(encoding="utf-8"))
     return con
 
 
 def _history(con: duckdb.DuckDBPyConnection, n: int, settings: DedupSettings,
              now: datetime) -> None:
     """n stored articles, each its own story, with signatures, bands and boilerplate
-    evidence, inserted set-based from numpy through Arrow."""
+    evidence, inserted set-based from numpy through Arrow. They arrived over a year, in
+    time order as a running pipeline stores them, so a tenth are inside the window."""
     rng = np.random.default_rng(5)
     ids = np.char.add("h", np.arange(n).astype(str)).astype(object)
-    seen = now - timedelta(days=settings.window_days - 1)
+    start = now - timedelta(days=HISTORY_DAYS)
+    seen = pa.array(start + (now - start) * (np.arange(n) + 1) / (n + 1), pa.timestamp("us", "UTC"))
     outlets = np.char.add("outlet", (np.arange(n) % 50).astype(str)).astype(object)
-    con.register("_a", pa.table({"article_id": ids, "outlet": outlets}))
+    con.register("_a", pa.table({"article_id": ids, "outlet": outlets, "seen": seen}))
     con.execute(
         """INSERT INTO articles (article_id, url, feed_url, outlet, topic, text, text_source,
                content_hash, word_count, first_seen_at, fetched_at, run_id, story_id)
            SELECT article_id, 'https://h.example/' || article_id, 'feed', outlet, 'bench',
-               'stored text of ' || article_id, 'page', article_id, 4, $seen, $seen, 'bench',
+               'stored text of ' || article_id, 'page', article_id, 4, seen, seen, 'bench',
                'story-' || article_id
-           FROM _a""", {"seen": seen})
-    con.execute("""INSERT INTO story_registry SELECT 'story-' || article_id, $seen,
-                   article_id, $seen, 4, NULL, NULL FROM _a""", {"seen": seen})
+           FROM _a""")
+    con.execute("""INSERT INTO story_registry SELECT 'story-' || article_id, seen,
+                   article_id, seen, 4, NULL, NULL FROM _a""")
     sigs = rng.integers(0, 2**32, size=(n, settings.num_perm), dtype=np.uint32)
     blobs = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(4 * settings.num_perm), n, [None, pa.py_buffer(sigs.astype("<u4").tobytes())])
@@ -200,9 +202,9 @@ def _history(con: duckdb.DuckDBPyConnection, n: int, settings: DedupSettings,
     con.execute("INSERT INTO article_signatures SELECT * FROM _s")
     bands, rows = banding(settings)
     con.register("_b", pa.table({"band_key": band_keys(sigs, bands, rows).reshape(-1),
-                                 "article_id": np.repeat(ids, bands)}))
-    con.execute("INSERT INTO article_bands SELECT band_key, article_id, $seen FROM _b",
-                {"seen": seen})
+                                 "article_id": np.repeat(ids, bands),
+                                 "seen_at": seen.take(np.repeat(np.arange(n), bands))}))
+    con.execute("INSERT INTO article_bands SELECT band_key, article_id, seen_at FROM _b")
     edges = 5
     con.register("_e", pa.table({
         "outlet": np.repeat(outlets, edges), "article_id": np.repeat(ids, edges),

@@ -340,8 +340,6 @@ def _learn_incrementally(
     edges = [edge_sentences(t) for t in batch.texts]
     rows = [(o, e.digest(), sentence_digest(e.context), i)
             for i, o, es in zip(batch.ids, batch.outlets, edges, strict=True) for e in es]
-    con.execute("DELETE FROM boilerplate_edges WHERE article_id IN (SELECT unnest($ids))",
-                {"ids": batch.ids})
     if rows:
         table = pa.table(dict(zip(("outlet", "sentence_digest", "context_digest", "article_id"),
                                   map(list, zip(*rows, strict=True)), strict=True)))
@@ -394,14 +392,14 @@ def _store_fingerprints(con: duckdb.DuckDBPyConnection, ids: Sequence[str],
     table = {"article_id": list(ids), "signature": blobs}
     if rewrite_text and texts is not None:
         table |= {"text": list(texts), "content_hash": [content_hash(t) for t in texts],
-                  "word_count": [len(tokens(t)) for t in texts]}
+                  "word_count": [len(tokens(t)) for t in texts]}  # few: only re-cleaned
     con.register("_fp", pa.table(table))
     if rewrite_text:
         con.execute("""UPDATE articles SET text = f.text, content_hash = f.content_hash,
                        word_count = f.word_count FROM _fp AS f
                        WHERE articles.article_id = f.article_id""")
-    con.execute("DELETE FROM article_signatures WHERE article_id IN (SELECT article_id FROM _fp)")
-    con.execute("INSERT INTO article_signatures SELECT article_id, signature FROM _fp")
+    con.execute("""INSERT INTO article_signatures SELECT article_id, signature FROM _fp
+                   ON CONFLICT (article_id) DO UPDATE SET signature = excluded.signature""")
     con.unregister("_fp")
     bands, rows = banding(settings)
     keys = band_keys(sigs, bands, rows)
@@ -614,8 +612,9 @@ def _write_assignment(con: duckdb.DuckDBPyConnection, assignment: list[tuple[str
         con.unregister("_merges")
     con.register("_assign", pa.table({"article_id": [a for a, _ in assignment],
                                       "story_id": [s for _, s in assignment]}))
+    # `story_id IS NULL` lets the scan skip row groups of assigned (older) articles.
     con.execute("""UPDATE articles SET story_id = s.story_id FROM _assign AS s
-                   WHERE articles.article_id = s.article_id""")
+                   WHERE articles.story_id IS NULL AND articles.article_id = s.article_id""")
     con.unregister("_assign")
 
 
@@ -634,7 +633,7 @@ def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
     cleaned = _reclean_history(con, keys, learned_now, settings)
     sigs, word_counts = signatures_and_counts(texts, settings=settings)
     rewritten = [t != old for t, old in zip(texts, batch.texts, strict=True)]
-    _rewrite_texts(con, batch, texts, rewritten)
+    _rewrite_texts(con, batch, texts, word_counts, rewritten)
     left, right, history = _edges(con, batch, sigs, word_counts, settings, now)
     labels = connected_components(len(batch.ids) + len(history.story), left, right)
     new, merged = _assign(con, batch, word_counts, labels, history, now)
@@ -649,10 +648,11 @@ def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
 
 
 def _rewrite_texts(con: duckdb.DuckDBPyConnection, batch: _Pending, texts: Sequence[str],
-                   rewritten: Sequence[bool]) -> None:
+                   word_counts: np.ndarray, rewritten: Sequence[bool]) -> None:
     """Store the stripped text (and its hash and word count) of batch articles it changed."""
-    rows = [(i, t, content_hash(t), len(tokens(t)))
-            for i, t, changed in zip(batch.ids, texts, rewritten, strict=True) if changed]
+    rows = [(i, t, content_hash(t), int(n))
+            for i, t, n, changed in zip(batch.ids, texts, word_counts, rewritten, strict=True)
+            if changed]
     if not rows:
         return
     con.register("_texts", pa.table(dict(zip(("article_id", "text", "content_hash",
@@ -660,5 +660,5 @@ def _rewrite_texts(con: duckdb.DuckDBPyConnection, batch: _Pending, texts: Seque
                                              strict=True))))
     con.execute("""UPDATE articles SET text = t.text, content_hash = t.content_hash,
                    word_count = t.word_count FROM _texts AS t
-                   WHERE articles.article_id = t.article_id""")
+                   WHERE articles.story_id IS NULL AND articles.article_id = t.article_id""")
     con.unregister("_texts")

@@ -46,16 +46,17 @@ def false_negative_probability(threshold: float, bands: int, rows: int) -> float
 
 def optimal_bands(threshold: float, num_perm: int, *, fn_weight: float = 0.5) -> tuple[int, int]:
     """The (bands, rows) with bands * rows <= num_perm minimising the weighted sum of the
-    false positive and false negative areas (the split datasketch's MinHashLSH makes too)."""
-    best, best_cost = (1, num_perm), float("inf")
-    for bands in range(1, num_perm + 1):
-        for rows in range(1, num_perm // bands + 1):
-            cost = (1 - fn_weight) * false_positive_probability(threshold, bands, rows) + (
-                fn_weight * false_negative_probability(threshold, bands, rows)
-            )
-            if cost < best_cost:
-                best, best_cost = (bands, rows), cost
-    return best
+    false positive and false negative areas (the split datasketch's MinHashLSH makes too;
+    a higher `fn_weight` favours recall)."""
+    pairs = np.array([(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)])
+    bands, rows = pairs[:, :1], pairs[:, 1:]
+    below = np.linspace(0.0, threshold, _INTEGRATION_POINTS)
+    above = np.linspace(threshold, 1.0, _INTEGRATION_POINTS)
+    false_pos = np.trapezoid(collision_probability(below, bands, rows), below, axis=1)
+    false_neg = np.trapezoid(1.0 - collision_probability(above, bands, rows), above, axis=1)
+    cost = (1 - fn_weight) * false_pos + fn_weight * false_neg
+    best = int(np.argmin(cost))
+    return int(pairs[best, 0]), int(pairs[best, 1])
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -139,10 +139,10 @@ def test_missing_file_is_a_clear_error(tmp_path):
 @pytest.fixture
 def con():
     con = duckdb.connect()
-    for name in ("0001_core_tables.sql", "0002_stories.sql"):
-        con.execute((ROOT / "sql" / "migrations" / name).read_text(encoding="utf-8"))
-    for view in sorted((ROOT / "sql" / "views").glob("*.sql")):
-        con.execute(view.read_text(encoding="utf-8"))
+    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        con.execute(migration.read_text(encoding="utf-8"))
+    for view in ("stories.sql", "story_copies.sql"):
+        con.execute((ROOT / "sql" / "views" / view).read_text(encoding="utf-8"))
     yield con
     con.close()
 
