@@ -29,6 +29,7 @@ def _print_table(title: str, rows: Sequence[tuple[str, object]]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
+    from .progress import Progress
     from .runner import enforce_error_rate, run_once
 
     config = load_config(args.config)
@@ -38,6 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         db_path=args.db,
         staging_dir=args.staging or _default_staging(args.db),
         run_id=run_id,
+        progress=Progress(),
     )
     _print_table(f"run {summary.run_id}", list(summary.totals().items()))
     enforce_error_rate(summary.shards, max_rate=config.fetch.max_error_rate)

@@ -25,6 +25,7 @@ from .fingerprint import fingerprint_texts
 from .identity import fetch_key, resolve_identity, unwrap_redirect
 from .load import LoadReport, RunInfo, load_batches
 from .poll import FeedState, poll_feed, poll_result
+from .progress import ProgressSink
 from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
 from .revisions import due_checks, recheck
 from .staging import Alias, BatchWriter, ShardReport, batch_dir, read_report
@@ -357,6 +358,7 @@ def _stage_polls(
     now: Callable[[], datetime],
     rechecks: bool = True,
     pool: ExtractionPool | None = None,
+    on_pages: Callable[[int], None] | None = None,
 ) -> ShardReport:
     """From feed polls on: seen-filter, then fetch, extract and fingerprint in a stream of
     chunks written to the batch as they finish; re-check young stored pages that are due.
@@ -392,6 +394,8 @@ def _stage_polls(
             for article in articles:
                 counts[article.text_source] = counts.get(article.text_source, 0) + 1
             writer.add_articles(articles)
+            if on_pages:
+                on_pages(len(results))
         checks = _recheck_due(config, metas, fetcher=fetcher, db_path=db_path, now=now) \
             if rechecks else []
         fetch_log = fetcher.log()
@@ -442,6 +446,7 @@ def ingest_shard(
     run_id: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     pool: ExtractionPool | None = None,
+    on_pages: Callable[[int], None] | None = None,
 ) -> ShardReport:
     """Poll a shard's feeds, fetch new pages, extract and fingerprint, stage as Parquet.
 
@@ -458,7 +463,7 @@ def ingest_shard(
     with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
         polls = _poll_all(fetcher, list(metas.values()), states, now(), config.fetch.global_concurrency)
         return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
-                            batch=batch, now=now, pool=pool)
+                            batch=batch, now=now, pool=pool, on_pages=on_pages)
 
 
 def ingest_documents(
@@ -523,25 +528,48 @@ def run_once(
     staging_dir: str | Path,
     run_id: str,
     trigger: str = "cli",
-    on_shard: Callable[[ShardReport], None] | None = None,
+    progress: ProgressSink | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> RunSummary:
     """One ingest cycle in-process: every shard in turn (one extraction pool for all of
-    them), then one load.
+    them), then one load; `progress` gets a bar for feeds, pages and the load.
 
     `now` is the clock re-checks are scheduled by (tests move it forward).
     """
     started = datetime.now(UTC)
+    shards = plan_shards(config)
+    progress = progress or _Silent()
     reports = []
-    with ExtractionPool(worker_count(config)) as pool:
-        for shard in plan_shards(config):
-            report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
-                                  run_id=run_id, now=now, pool=pool)
-            reports.append(report)
-            if on_shard:
-                on_shard(report)
-    load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
+    with ExtractionPool(worker_count(config)) as pool, \
+            progress.stage("feeds", sum(len(s.feed_urls) for s in shards)) as feeds, \
+            progress.stage("pages", None) as pages:
+        for shard in shards:
+            reports.append(ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
+                                        run_id=run_id, now=now, pool=pool, on_pages=pages.advance))
+            feeds.advance(len(shard.feed_urls))
+    with progress.stage("load", len(reports)) as loading:
+        load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
+        loading.advance(len(reports))
     return RunSummary(run_id, tuple(reports), load)
+
+
+class _Silent:
+    """No bars: what a run reports to when nobody is watching."""
+
+    def stage(self, name: str, total: int | None) -> _Silent:
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
 
 def error_rate(reports: Sequence[ShardReport]) -> float:
