@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import store
+from pipeline.cli import cmd_run, parse_args
 from pipeline.config import load_config
+from pipeline.errors import TooManyFailures
 from pipeline.fixtures import HOSTILE_ROUTES
 from pipeline.fixtures.feeds_config import write_hostile_config
 from pipeline.fixtures.hostile import OK_PAGE_PATH
@@ -103,3 +105,14 @@ def test_a_huge_feed_is_read_and_drained_over_runs(tmp_path, fixture_server):
     per_run = _rows(db, "SELECT run_id, articles_loaded FROM runs ORDER BY run_id")
     assert entries == [(10_000,)]
     assert per_run == [("huge-1", 50), ("huge-2", 50)]  # the backlog drains, capped per run
+
+
+def test_above_the_error_rate_the_run_fails_after_loading_what_succeeded(tmp_path, fixture_server):
+    config_path = write_hostile_config(fixture_server.base_url, tmp_path / "feeds.yaml",
+                                       routes=["not-found", "server-error", "empty-page"],
+                                       fetch={"max_error_rate": 0.2, "retries": 0})
+    db = tmp_path / "news.duckdb"
+    with pytest.raises(TooManyFailures, match="exceed fetch.max_error_rate 20%"):
+        cmd_run(parse_args(["run", "--config", str(config_path), "--db", str(db)]))
+    assert _rows(db, "SELECT count(*) FROM articles WHERE url LIKE '%' || ?", OK_PAGE_PATH) == [(1,)]
+    assert _rows(db, "SELECT count(*) FROM fetch_log WHERE error_class IS NOT NULL")[0][0] >= 3
