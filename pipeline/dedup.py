@@ -419,19 +419,21 @@ def _reclean_history(con: duckdb.DuckDBPyConnection, keys: Mapping[str, frozense
     pairs = [(o, d) for o, ds in learned_now.items() for d in ds]
     if not pairs:
         return 0
+    # Two steps, so the texts are read only for the few articles that carry the sentence.
     con.register("_learned", pa.table({"outlet": [o for o, _ in pairs],
                                        "sentence_digest": [d for _, d in pairs]}))
+    carriers = [a for (a,) in con.execute(
+        """SELECT DISTINCT e.article_id FROM boilerplate_edges AS e
+           SEMI JOIN _learned AS l USING (outlet, sentence_digest)"""
+    ).fetchall()]
+    con.unregister("_learned")
     rows = con.execute(
         """
-        SELECT a.article_id, a.outlet, a.text, a.first_seen_at
-        FROM articles AS a
-        WHERE a.story_id IS NOT NULL AND a.article_id IN (
-            SELECT e.article_id FROM boilerplate_edges AS e
-            SEMI JOIN _learned AS l USING (outlet, sentence_digest))
-        ORDER BY a.article_id
-        """
-    ).fetchall()
-    con.unregister("_learned")
+        SELECT article_id, outlet, text, first_seen_at FROM articles
+        WHERE article_id = ANY($ids) AND story_id IS NOT NULL
+        ORDER BY article_id
+        """, {"ids": carriers}
+    ).fetchall() if carriers else []
     changed = [(i, strip_boilerplate(t, keys.get(o, frozenset())), s) for i, o, t, s in rows]
     changed = [(i, t, s) for (i, t, s), row in zip(changed, rows, strict=True) if t != row[2]]
     if not changed:
