@@ -16,10 +16,12 @@ story_sizes AS (
 ),
 
 orphans AS (
-    -- an article whose story is missing or merged away (or that was never given one)
+    -- an article whose story is missing or merged away (or that was never given one);
+    -- non-articles (live blogs, videos, index pages) are kept out of stories on purpose
     SELECT coalesce(a.story_id, '(none) ' || a.article_id) AS story_id
     FROM articles AS a
     ANTI JOIN live AS l ON l.story_id = a.story_id
+    WHERE a.page_type = 'article'
 ),
 
 missing_canonical AS (

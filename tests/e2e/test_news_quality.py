@@ -31,10 +31,14 @@ def test_quality_follows_the_load_through_the_asset(airflow, e2e_deployment):
 
 def test_a_critical_failure_fails_check_and_still_reports(airflow, e2e_deployment):
     # Corrupt the published snapshot only: the check reads it; its own write then publishes
-    # the writer's clean copy again, so later tests see sound data.
+    # the writer's clean copy again, so later tests see sound data. A manual run checks the
+    # last loaded run, so the defect must be one the whole-table suites see: a copy whose
+    # story vanished.
     con = duckdb.connect(str(e2e_deployment.db))
-    con.execute("UPDATE articles SET published_at = now() + INTERVAL 3 DAY "
-                "WHERE article_id = (SELECT min(article_id) FROM articles)")
+    con.execute("""UPDATE articles SET story_id = 'story-that-never-was'
+                   WHERE article_id = (SELECT min(a.article_id) FROM articles AS a
+                                       INNER JOIN stories AS s USING (story_id)
+                                       WHERE a.article_id <> s.canonical_article_id)""")
     con.close()
     airflow.unpause("news_quality")
     run_id = airflow.trigger("news_quality")
@@ -42,6 +46,6 @@ def test_a_critical_failure_fails_check_and_still_reports(airflow, e2e_deploymen
     states = _task_states(airflow, "news_quality", run_id)
     assert states["check"] == "failed" and states["report"] == "success"
     con = store.reader(e2e_deployment.db)
-    future = con.execute("SELECT count(*) FROM articles WHERE published_at > now()").fetchall()
+    vanished = con.execute("SELECT count(*) FROM articles WHERE story_id = 'story-that-never-was'")
+    assert vanished.fetchall() == [(0,)]
     con.close()
-    assert future == [(0,)]
