@@ -48,7 +48,7 @@ def print_demo_summary(
     echo: Callable[[str], None] = print,
 ) -> None:
     """The run's counts, articles stored against the labels, articles per outlet, reports."""
-    columns, rows = query_rows(con, "queries/run_summary.sql", run_id=run_id)
+    columns, rows = query_rows(con, "queries/run_overview.sql", run_id=run_id)
     echo(f"\nrun {run_id}")
     for name, value in zip(columns, rows[0] if rows else [None] * len(columns), strict=True):
         echo(f"  {name:<20} {value}")
