@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from .charsets import declared_charset, decode_html
 from .metadata import DEFAULT_FUTURE_TOLERANCE, PageMetadata, read_metadata
 from .records import DateFinding, Failure, FeedEntry, Response, TextSource
 
-__all__ = ["Extraction", "extract_page", "summary_text"]
+__all__ = ["Extraction", "extract_page", "parse_page", "summary_text"]
 
 #: Below this many words a page is taken to have given no article text.
 MIN_WORDS = 25
@@ -22,6 +23,9 @@ _DATE_PARAMS = {
 }
 #: Below this many words the detector's guess is too weak to overrule a declaration.
 MIN_WORDS_TO_CHECK_LANGUAGE = 60
+#: Characters of text the detector reads: its verdict is settled well within this much
+#: running text, and its tokenizer (a Python loop per byte) costs time in proportion.
+LANGUAGE_SAMPLE_CHARS = 1200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ def _language(body: bytes, declared: tuple[str | None, ...], text: str) -> str |
         return lang or None
     import py3langid  # ships its model; imported where used
 
-    return py3langid.classify(text[:5000])[0] or lang or None
+    return py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])[0] or lang or None
 
 
 def summary_text(summary: str | None) -> str:
@@ -84,6 +88,13 @@ def summary_text(summary: str | None) -> str:
         return " ".join(lxml.html.fromstring(summary).text_content().split())
     except (ValueError, lxml.etree.ParserError):
         return " ".join(summary.split())
+
+
+def parse_page(html: str) -> Any:
+    """The page's lxml tree as trafilatura parses it (None when it is not HTML at all)."""
+    from trafilatura.utils import load_html
+
+    return load_html(html)
 
 
 def extract_page(
@@ -103,22 +114,25 @@ def extract_page(
 
     try:
         html = decode_html(page.body, declared_charset(page.header("content-type")))
+        tree = parse_page(html)
+        # trafilatura works on its own copy of a tree it is given, so the metadata code
+        # below reads the same parse: one parse per page instead of three.
         doc = trafilatura.bare_extraction(
-            html,
+            tree if tree is not None else html,
             url=page.final_url,
             include_comments=False,
             with_metadata=True,
             date_extraction_params=_DATE_PARAMS,
         )
     except Exception as exc:  # the extractor's own bugs on hostile HTML: a recorded failure
-        html, doc, error = "", None, f"{type(exc).__name__}: {exc}"[:300]
+        html, tree, doc, error = "", None, None, f"{type(exc).__name__}: {exc}"[:300]
     else:
         error = "no article text found"
     meta = read_metadata(
         html, page.final_url, timezone=timezone, feed_published=entry.published_at,
         feed_categories=entry.categories, page_date=doc.date if doc else None,
         extra_authors=(doc.author,) if doc and doc.author else (),
-        fetched_at=page.fetched_at, future_tolerance=future_tolerance,
+        fetched_at=page.fetched_at, future_tolerance=future_tolerance, tree=tree,
     ) if html else PageMetadata()
     title = (doc.title if doc else None) or entry.title
     text = _drop_title_line((doc.text or "") if doc else "", title)

@@ -261,11 +261,11 @@ def _json_ld(tree: Any) -> list[dict]:
     return nodes
 
 
-def _microdata_and_og(html: str, url: str) -> tuple[list[dict], list[tuple[str, str]]]:
+def _microdata_and_og(tree: Any, url: str) -> tuple[list[dict], list[tuple[str, str]]]:
     import extruct
 
     try:
-        found = extruct.extract(html, base_url=url, syntaxes=["microdata", "opengraph"],
+        found = extruct.extract(tree, base_url=url, syntaxes=["microdata", "opengraph"],
                                 uniform=False, errors="strict")
     except Exception:  # noqa: BLE001 - a page extruct cannot read has no such metadata
         return [], []
@@ -408,22 +408,25 @@ def read_metadata(
     extra_authors: Sequence[str] = (),
     fetched_at: datetime | None = None,
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    tree: Any = None,
 ) -> PageMetadata:
     """Reconcile what a page (and its feed entry) declares; never raises on bad HTML.
 
     `page_date` is trafilatura's (htmldate's) date for the page, `extra_authors` its
-    author string: used after the page's structured declarations.
+    author string: used after the page's structured declarations. `tree`: the page
+    already parsed (extract.parse_page), read and never changed; parsed here if absent.
     """
     import lxml.html
 
     zone = ZoneInfo(timezone)
-    try:
-        tree = lxml.html.fromstring(html)
-    except (ValueError, TypeError, lxml.etree.ParserError):
-        return PageMetadata()
+    if tree is None:
+        try:
+            tree = lxml.html.fromstring(html)
+        except (ValueError, TypeError, lxml.etree.ParserError):
+            return PageMetadata()
     nodes = _json_ld(tree)
     main = _main_node(nodes)
-    micro, og = _microdata_and_og(html, url)
+    micro, og = _microdata_and_og(tree, url)
     micro_main = _main_node(micro)
     metas = _meta_tags(tree)
     og_type = next((v for k, v in og if k == "og:type"), None)
