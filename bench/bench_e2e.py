@@ -1,0 +1,250 @@
+"""Benchmark the whole pipeline on the scaled fixture web: wall time, Airflow's cost, memory.
+
+1. `newspipe run` over N articles (default 10,000 across 1,000 feeds) served by the fixture
+   server, against the bound: trafilatura's CPU time for those pages divided by the cores
+   (measured here on a sample of the same pages with the pipeline's options).
+2. The news_ingest DAG over the same web through a real local Airflow (LocalExecutor),
+   against `newspipe run`; its task instances counted (they depend on the shards only).
+3. Peak RSS of the run's process tree (the run plus its extraction workers, sampled with
+   psutil) at N and at 10 N articles.
+4. A profile of a smaller run's main process (cProfile) and the CPU split between the
+   main process and the workers: where the time beyond extraction goes.
+
+The server lives in this process, so its CPU (rendering pages) competes with the run, as
+a real origin would not. Nothing is written into the repository.
+
+    .venv/bin/python bench/bench_e2e.py [--articles 10000] [--big 100000] [--skip-airflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import psutil
+import trafilatura
+from benchlib import load_average, ratio_line, scaled_pages
+
+from pipeline.config import load_config
+from pipeline.extract import _DATE_PARAMS as DATE_PARAMS  # the pipeline's own options
+from pipeline.fixtures import FixtureServer
+from pipeline.fixtures.scale import ScaledWeb, write_scaled_config
+from pipeline.runner import plan_shards
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWSPIPE = ROOT / ".venv" / "bin" / "newspipe"
+FEEDS = 1_000
+SHARDS = 4
+SAMPLE_EVERY_SECONDS = 0.2
+E2E_TARGET = 1.5
+AIRFLOW_TARGET = 1.3
+MEMORY_CAP_GIB = 2.0
+MEMORY_GROWTH = 1.2
+PROFILE_ARTICLES = 3_000
+PROFILE_LINES = 22
+GIB = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    wall: float
+    peak_rss: int
+    main_cpu: float
+    children_cpu: float
+
+
+def _tree_rss(proc: psutil.Process) -> tuple[int, float, float]:
+    """RSS of a process and all its descendants, and their CPU seconds so far."""
+    rss, main_cpu, children_cpu = 0, 0.0, 0.0
+    try:
+        rss = proc.memory_info().rss
+        main_cpu = sum(proc.cpu_times()[:2])
+        for child in proc.children(recursive=True):
+            try:
+                rss += child.memory_info().rss
+                children_cpu += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        pass
+    return rss, main_cpu, children_cpu
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a command to the end, sampling its process tree's RSS and CPU."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    watched = psutil.Process(proc.pid)
+    peak, cpu = [0], [0.0, 0.0]
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        rss, main_cpu, children_cpu = _tree_rss(watched)
+        peak[0] = max(peak[0], rss)
+        if main_cpu:
+            cpu[0] = main_cpu
+        # children come and go (the pool ends with the run): keep the largest total seen
+        cpu[1] = max(cpu[1], children_cpu)
+        time.sleep(SAMPLE_EVERY_SECONDS)
+    wall = time.perf_counter() - start
+    reader.join()
+    if proc.returncode:
+        raise RuntimeError(f"{command[:3]} failed:\n{b''.join(output).decode()[-3000:]}")
+    return Measured(wall, peak[0], cpu[0], cpu[1])
+
+
+def trafilatura_cpu_per_page(web: ScaledWeb, sample: int) -> float:
+    step = max(1, web.articles // sample)
+    pages = scaled_pages(web, range(0, web.articles, step))
+    trafilatura.extract(pages[0][0].body)
+    start = time.process_time()
+    for page, _ in pages:
+        trafilatura.extract(page.body, url=page.final_url, include_comments=False,
+                            with_metadata=True, date_extraction_params=DATE_PARAMS)
+    return (time.process_time() - start) / len(pages)
+
+
+def articles_in(db: Path) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def serve(web: ScaledWeb, workdir: Path) -> FixtureServer:
+    root = workdir / "empty-root"
+    root.mkdir(parents=True, exist_ok=True)
+    server = FixtureServer(root).start()
+    web.mount(server)
+    return server
+
+
+def cli_run(config: Path, db: Path) -> list[str]:
+    return [str(NEWSPIPE), "run", "--config", str(config), "--db", str(db)]
+
+
+def airflow_run(config: Path, workdir: Path) -> tuple[float, int, int]:
+    """news_ingest through a local Airflow: (run wall time, task instances, articles)."""
+    from pipeline.airflow_local import AirflowSetup, LocalAirflow
+    from pipeline.demo import WRITER_POOL, pipeline_env, trigger_and_wait
+
+    db = workdir / "airflow-db" / "news.duckdb"
+    db.parent.mkdir(parents=True)
+    setup = AirflowSetup(
+        home=workdir / "airflow-home", dags_folder=ROOT / "dags",
+        env=pipeline_env(config=config, db=db, reports=workdir / "reports"),
+        pools={WRITER_POOL: 1}, expect_dags=("news_ingest",),
+    )
+    with LocalAirflow(setup) as airflow:
+        run_id = trigger_and_wait(airflow, "news_ingest")
+        run = airflow.run("news_ingest", run_id)
+        instances = airflow.task_instances("news_ingest", run_id)
+    wall = (datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"]))
+    return wall.total_seconds(), len(instances), articles_in(db)
+
+
+def profile(workdir: Path) -> None:
+    """cProfile of `newspipe run`'s main process over a small web; workers' CPU beside it."""
+    web = ScaledWeb(articles=PROFILE_ARTICLES, feeds=FEEDS)
+    server = serve(web, workdir / "profile")
+    try:
+        config = write_scaled_config(web, server.base_url, workdir / "profile" / "feeds.yaml",
+                                     shards=SHARDS)
+        out = workdir / "profile" / "run.prof"
+        command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pipeline.cli",
+                   *cli_run(config, workdir / "profile" / "news.duckdb")[1:]]
+        measured = run_measured(command)
+    finally:
+        server.stop()
+    print(f"# profile of `newspipe run` over {PROFILE_ARTICLES} articles: wall "
+          f"{measured.wall:.1f} s, main process CPU {measured.main_cpu:.1f} s, extraction "
+          f"workers CPU {measured.children_cpu:.1f} s; main process, by cumulative time:")
+    stats = pstats.Stats(str(out))
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)
+    shown = 0
+    for (path, line, name), (_, calls, _, cumtime) in rows:
+        if "pipeline/" not in path or shown >= PROFILE_LINES:
+            continue
+        where = path.split("pipeline/", 1)[1]
+        print(f"  {cumtime:7.2f} s  {calls:8d} calls  {where}:{line}({name})")
+        shown += 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=100_000, help="articles of the memory run")
+    parser.add_argument("--bound-sample", type=int, default=1_000)
+    parser.add_argument("--skip-airflow", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true")
+    args = parser.parse_args(argv)
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        workdir = Path(tmp)
+        web = ScaledWeb(articles=args.articles, feeds=FEEDS)
+        per_page = trafilatura_cpu_per_page(web, args.bound_sample)
+        bound = per_page * args.articles / cores
+        print(f"# end to end over {args.articles} articles in {FEEDS} feeds ({SHARDS} shards), "
+              f"{cores} cores; {load_average()}")
+        print(f"bound: trafilatura CPU {per_page * 1000:.1f} ms/page (sample of "
+              f"{args.bound_sample}) x {args.articles} / {cores} cores = {bound:.1f} s")
+        server = serve(web, workdir / "small")
+        try:
+            config = write_scaled_config(web, server.base_url, workdir / "small" / "feeds.yaml",
+                                         shards=SHARDS)
+            db = workdir / "small" / "news.duckdb"
+            small = run_measured(cli_run(config, db))
+            stored = articles_in(db)
+            print(f"newspipe run: {small.wall:.1f} s wall, {stored} articles stored, peak RSS "
+                  f"{small.peak_rss / GIB:.2f} GiB, CPU main {small.main_cpu:.1f} s + workers "
+                  f"{small.children_cpu:.1f} s  [{load_average()}]")
+            print(ratio_line("e2e_run_vs_bound", small.wall / bound, "<=", E2E_TARGET,
+                             f"{small.wall:.1f} s vs {bound:.1f} s"))
+            if not args.skip_airflow:
+                wall, instances, af_stored = airflow_run(config, workdir)
+                big_shards = len(plan_shards(load_config(config)))
+                print(f"news_ingest DAG: {wall:.1f} s (run start to end), {instances} task "
+                      f"instances (plan + {big_shards} shards + load: set by the shards, not "
+                      f"the articles), {af_stored} articles stored  [{load_average()}]")
+                print(ratio_line("airflow_dag_vs_run", wall / small.wall, "<=", AIRFLOW_TARGET,
+                                 f"{wall:.1f} s vs {small.wall:.1f} s; {instances} task instances"))
+        finally:
+            server.stop()
+        if not args.skip_big:
+            big_web = ScaledWeb(articles=args.big, feeds=FEEDS)
+            server = serve(big_web, workdir / "big")
+            try:
+                config = write_scaled_config(big_web, server.base_url,
+                                             workdir / "big" / "feeds.yaml", shards=SHARDS)
+                big = run_measured(cli_run(config, workdir / "big" / "news.duckdb"))
+                stored = articles_in(workdir / "big" / "news.duckdb")
+            finally:
+                server.stop()
+            print(f"newspipe run over {args.big}: {big.wall:.1f} s wall, {stored} articles "
+                  f"stored, peak RSS {big.peak_rss / GIB:.2f} GiB  [{load_average()}]")
+            print(ratio_line("memory_big_gib", big.peak_rss / GIB, "<", MEMORY_CAP_GIB,
+                             f"peak RSS of the run's process tree at {args.big} articles"))
+            print(ratio_line("memory_big_vs_small", big.peak_rss / small.peak_rss, "<=",
+                             MEMORY_GROWTH, f"{big.peak_rss / GIB:.2f} vs "
+                             f"{small.peak_rss / GIB:.2f} GiB"))
+        if not args.skip_profile:
+            profile(workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

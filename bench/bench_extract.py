@@ -1,0 +1,134 @@
+"""Benchmark the extract stage: the pipeline's (both cores) against trafilatura.extract alone.
+
+The same scaled-web pages go through `runner.extract_stream` (extraction, page metadata,
+language check and fingerprints in the extraction pool, one worker per core) and through
+`trafilatura.extract` in this one process with the pipeline's extraction options. Rounds
+alternate so a busy machine slows both alike; the ratio is the median over rounds. Both
+outputs are scored against the generator's text, so speed is never bought with accuracy.
+
+    .venv/bin/python bench/bench_extract.py [--pages 400] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import psutil
+import trafilatura
+from benchlib import load_average, median, ratio_line, scaled_pages, timed
+
+from pipeline.config import DedupSettings
+from pipeline.extract import _DATE_PARAMS as DATE_PARAMS  # the pipeline's own options
+from pipeline.fixtures.scale import ScaledWeb
+from pipeline.records import Article
+from pipeline.runner import ExtractionPool, FeedMeta, extract_stream
+
+TARGET = 1.7
+WARM_UP_PAGES = 128  # the pool's start-up (imports, models) is paid once per run, not per page
+
+
+def word_f1(got: str, want: str) -> float:
+    a, b = Counter(got.split()), Counter(want.split())
+    overlap = sum((a & b).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(a.values()), overlap / sum(b.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _without_header(text: str) -> str:
+    """extract(with_metadata=True) puts a metadata header above the text: compare the text."""
+    if text.startswith("---\n"):
+        return text.split("\n---\n", 1)[-1]
+    return text
+
+
+def _children_cpu():
+    """CPU seconds used so far by this process's children (the extraction workers)."""
+    me = psutil.Process()
+
+    def total() -> float:
+        return sum(sum(c.cpu_times()[:2]) for c in me.children(recursive=True))
+
+    return total
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    web = ScaledWeb()
+    indices = [(i * 7919) % web.articles for i in range(args.pages + WARM_UP_PAGES)]
+    pages = scaled_pages(web, indices)
+    warm, pages = pages[:WARM_UP_PAGES], pages[WARM_UP_PAGES:]
+    truth = []
+    for i in indices[WARM_UP_PAGES:]:
+        promo = web.outlet_promo(web.article(i).outlet)
+        truth.append(" ".join([*web.paragraphs(i), *([promo] if promo else [])]))
+
+    def meta(entry) -> FeedMeta:
+        return FeedMeta(entry.feed_url, "news", "bench", "UTC")
+
+    items = [(p, e, meta(e), ()) for p, e in pages]
+    settings = DedupSettings()
+    workers = len(os.sched_getaffinity(0))
+
+    def peer() -> list[str]:
+        return [_without_header(trafilatura.extract(
+            p.body, url=p.final_url, include_comments=False, with_metadata=True,
+            date_extraction_params=DATE_PARAMS) or "") for p, _ in pages]
+
+    def peer_defaults() -> None:
+        for p, _ in pages:
+            trafilatura.extract(p.body)
+
+    def chunks(rows):
+        return [rows[i : i + 128] for i in range(0, len(rows), 128)]
+
+    print(f"# extract stage on {len(pages)} scaled-web pages (median "
+          f"{median([len(p.body) for p, _ in pages]) / 1024:.0f} KiB), {workers} workers; "
+          f"{load_average()} at start")
+    ratios = []
+    with ExtractionPool(workers) as pool:
+        for _ in extract_stream(chunks([(p, e, meta(e), ()) for p, e in warm]), settings, pool):
+            pass
+        workers_cpu = _children_cpu()
+        ours_cpu = peer_cpu = 0.0
+        for r in range(args.rounds):
+            cpu = time.process_time()
+            t_peer, peer_texts = timed(peer)
+            peer_cpu += time.process_time() - cpu
+            t_defaults, _ = timed(peer_defaults)
+            before = workers_cpu()
+            t_ours, results = timed(lambda: [x for chunk in extract_stream(chunks(items), settings,
+                                                                           pool) for x in chunk])
+            ours_cpu += workers_cpu() - before
+            ratios.append(t_peer / t_ours)
+            print(f"round {r + 1}: trafilatura.extract, 1 process {len(pages) / t_peer:6.1f} docs/s "
+                  f"(defaults {len(pages) / t_defaults:5.1f})  pipeline extract stage "
+                  f"{len(pages) / t_ours:6.1f} docs/s  {t_peer / t_ours:.2f}x "
+                  f"({t_defaults / t_ours:.2f}x defaults)  [{load_average()}]")
+        n = len(pages) * args.rounds
+        print(f"CPU per page: trafilatura.extract {peer_cpu / n * 1000:.1f} ms, pipeline extract "
+              f"stage {ours_cpu / n * 1000:.1f} ms (extraction, metadata, language, fingerprint, "
+              f"pickling); on an idle machine {workers} workers would give "
+              f"{workers * peer_cpu / ours_cpu:.2f}x")
+    ours_texts = [r.text if isinstance(r, Article) else "" for r in results]
+    f1_ours = median([word_f1(t, w) for t, w in zip(ours_texts, truth, strict=True)])
+    f1_peer = median([word_f1(t, w) for t, w in zip(peer_texts, truth, strict=True)])
+    same = sum(" ".join(a.split()) == " ".join(b.split())
+               for a, b in zip(ours_texts, peer_texts, strict=True))
+    print(f"accuracy against the generator's text: median word F1 pipeline {f1_ours:.4f}, "
+          f"trafilatura.extract {f1_peer:.4f}; identical texts {same}/{len(pages)}")
+    print(ratio_line("extract_stage_vs_trafilatura", median(ratios), ">=", TARGET,
+                     f"median of {len(ratios)} rounds; F1 {f1_ours:.3f} vs {f1_peer:.3f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
