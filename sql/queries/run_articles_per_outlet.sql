@@ -19,6 +19,7 @@ run_articles AS (
     FROM articles AS a
     LEFT JOIN story_ranks AS r ON r.article_id = a.article_id
     WHERE a.run_id = $run_id
+        AND a.page_type = 'article'  -- live blogs, videos, index pages are not counted
 ),
 
 final AS (

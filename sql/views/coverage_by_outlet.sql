@@ -13,6 +13,7 @@ WITH articles_in AS (
         coalesce(published_at, first_seen_at)  AS appeared_at,
         first_seen_at
     FROM articles
+    WHERE page_type = 'article'  -- live blogs, videos, index pages are not counted
 ),
 
 ranked AS (

@@ -13,6 +13,7 @@ WITH articles_in AS (
         is_exact_duplicate,
         timezone('UTC', coalesce(published_at, first_seen_at))  AS appeared_utc  -- naive UTC
     FROM articles
+    WHERE page_type = 'article'  -- live blogs, videos, index pages are not counted
 ),
 
 periods AS (

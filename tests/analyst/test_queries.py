@@ -104,14 +104,14 @@ def test_what_each_copy_cut_matches_the_edits(analyst_con, labels, fixture_web) 
 def test_run_queries_answer_for_the_run(analyst_con, analyst_world, labels) -> None:
     first, second = analyst_world.run_ids
     outlets = _query(analyst_con, "run_articles_per_outlet", first)
-    assert sum(r["articles"] for r in outlets) == len(labels.articles)
+    assert sum(r["articles"] for r in outlets) == len(labels.article_pages)
     assert all(r["originals"] + r["copies"] == r["articles"] for r in outlets)
     assert _query(analyst_con, "run_articles_per_outlet", second) == []
     rates = _query(analyst_con, "recent_duplicate_rates", second)
     assert [r["run_id"] for r in rates] == [first, second]
     assert rates[1]["duplicate_rate"] is None and 0 < rates[0]["duplicate_rate"] < 1
     sizes = _query(analyst_con, "run_story_sizes", first)
-    assert sum(r["story_size"] * r["stories"] for r in sizes) == len(labels.articles)
+    assert sum(r["story_size"] * r["stories"] for r in sizes) == len(labels.article_pages)
     assert sum(r["stories"] for r in sizes) == len(labels.stories())
     errors = _query(analyst_con, "run_fetch_errors", first)
     assert [(r["error_class"], r["kind"], r["requests"]) for r in errors] == [
