@@ -52,8 +52,10 @@ def print_demo_summary(
     echo(f"\nrun {run_id}")
     for name, value in zip(columns, rows[0] if rows else [None] * len(columns), strict=True):
         echo(f"  {name:<20} {value}")
-    stored = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
-    echo(f"  {'articles stored':<20} {stored} (labels: {labelled})")
+    stored, articles = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE page_type = 'article') FROM articles").fetchall()[0]
+    echo(f"  {'pages stored':<20} {stored} ({articles} articles, {stored - articles} other pages;"
+         f" the fixture labels list {labelled} pages)")
     echo("\narticles per outlet (sql/queries/articles_per_outlet.sql)")
     echo(aligned(*query_rows(con, "queries/articles_per_outlet.sql")))
     columns, rows = query_rows(con, "queries/who_published_first.sql")
