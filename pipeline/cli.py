@@ -140,6 +140,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push_serve(args: argparse.Namespace) -> int:
+    from .push import serve
+
+    logging.getLogger("pipeline").setLevel(logging.INFO)
+    return serve(args.config, host=args.host, port=args.port)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -207,6 +214,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     report.add_argument("--run-id", help="the run (default: the latest)")
     report.add_argument("--reports", type=Path, help="reports folder (default: beside the db)")
     report.set_defaults(handler=cmd_report)
+
+    push = sub.add_parser("push", help="WebSub push ingest").add_subparsers(
+        dest="push_command", required=True)
+    push_serve = push.add_parser("serve", help="the WebSub subscriber: pushes into the Redis stream")
+    push_serve.add_argument("--config", type=Path, required=True, help="feeds YAML file")
+    push_serve.add_argument("--host", default="127.0.0.1")
+    push_serve.add_argument("--port", type=int, help="default: push.callback_base_url's port")
+    push_serve.set_defaults(handler=cmd_push_serve)
 
     demo = sub.add_parser("demo", help="the fixture web through a local Airflow (make demo)")
     demo.add_argument("--root", type=Path, default=Path.cwd(), help="project root")

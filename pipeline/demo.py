@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .airflow_local import AirflowSetup, LocalAirflow
+from .airflow_local import AirflowSetup, LocalAirflow, free_port
 
 __all__ = ["DemoPaths", "run_demo", "serve_airflow_ui"]
 
@@ -63,13 +64,16 @@ def pipeline_env(*, config: Path, db: Path, reports: Path) -> dict[str, str]:
     }
 
 
-def airflow_setup(paths: DemoPaths, *, dag_ids: tuple[str, ...]) -> AirflowSetup:
-    """A local Airflow on SQLite with the project's DAGs and the writer pool."""
+def airflow_setup(paths: DemoPaths, *, dag_ids: tuple[str, ...],
+                  redis_url: str | None = None) -> AirflowSetup:
+    """A local Airflow on SQLite with the project's DAGs and the writer pool (and the Redis
+    connection news_push's trigger listens with, when there is a Redis)."""
     return AirflowSetup(
         home=paths.airflow_home,
         dags_folder=paths.root / "dags",
         env=pipeline_env(config=paths.config, db=paths.db, reports=paths.reports),
         pools={WRITER_POOL: 1},
+        connections={"redis_default": redis_url} if redis_url else {},
         expect_dags=dag_ids,
     )
 
@@ -91,32 +95,51 @@ def trigger_and_wait(airflow: LocalAirflow, dag_id: str, *, follower: str | None
 
 
 def run_demo(root: Path, *, port: int = DEMO_PORT, echo=print) -> int:
-    """Build and serve the fixture web, run the DAGs through Airflow, print what they stored."""
-    from . import store
-    from .fixtures import FixtureServer, build_web, load_labels, write_feeds_config
-    from .report import write_run_report
-    from .summary import print_demo_summary
+    """Build and serve the fixture web, run the DAGs through Airflow, print what they stored,
+    then show a WebSub push stored by news_push (when a Redis is reachable)."""
+    from .config import load_config
+    from .demo_push import REDIS_HOST, REDIS_PORT, push_demo, push_settings
+    from .fixtures import FixtureServer, build_web, write_feeds_config
 
     paths = DemoPaths(root)
     echo(f"building the fixture web in {paths.fixtures}")
     build_web(paths.fixtures)
-    with FixtureServer(paths.fixtures, port=port) as server:
-        write_feeds_config(paths.fixtures, server.base_url, paths.config, schedule=None)
+    with FixtureServer(paths.fixtures, port=port) as server, contextlib.ExitStack() as stack:
+        callback_port = free_port()
+        push = push_settings(callback_port)
+        write_feeds_config(paths.fixtures, server.base_url, paths.config, schedule=None,
+                           **({"push": push} if push else {}))
+        config = load_config(paths.config)
+        pushing = stack.enter_context(push_demo(server, config, db=paths.db,
+                                                callback_port=callback_port)) if push else None
+        dags = ("news_ingest", "news_quality", "news_push")
+        setup = airflow_setup(paths, dag_ids=dags, redis_url=push["redis_url"] if push else None)
         echo(f"fixture web served at {server.base_url}; starting Airflow in {paths.airflow_home}")
-        with LocalAirflow(airflow_setup(paths, dag_ids=("news_ingest", "news_quality"))) as airflow:
+        with LocalAirflow(setup) as airflow:
             echo(f"Airflow API at {airflow.api_url}; triggering news_ingest")
             run_id = trigger_and_wait(airflow, "news_ingest", follower="news_quality")
-            quality_runs = airflow.runs("news_quality")
-    labels = load_labels(paths.fixtures)
+            _summary(paths, run_id, airflow.runs("news_quality")[-1]["state"], echo)
+            if pushing:
+                pushing.show(airflow, echo)
+            else:
+                echo(f"\npush: skipped, no Redis at {REDIS_HOST}:{REDIS_PORT}")
+    return 0
+
+
+def _summary(paths: DemoPaths, run_id: str, quality_state: str, echo) -> None:
+    from . import store
+    from .fixtures import load_labels
+    from .report import write_run_report
+    from .summary import print_demo_summary
+
     report = write_run_report(paths.db, run_id, paths.reports)
     con = store.reader(paths.db)
     try:
-        print_demo_summary(con, run_id=run_id, labelled=len(labels.articles),
-                           quality_state=quality_runs[-1]["state"], reports=paths.reports, echo=echo)
+        print_demo_summary(con, run_id=run_id, labelled=len(load_labels(paths.fixtures).articles),
+                           quality_state=quality_state, reports=paths.reports, echo=echo)
     finally:
         con.close()
     echo(f"Run report: {report}")
-    return 0
 
 
 def serve_airflow_ui(root: Path, *, port: int = UI_PORT, echo=print) -> int:
