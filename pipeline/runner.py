@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -56,6 +57,8 @@ POOL_THRESHOLD = 24
 FETCH_CHUNK = 128
 #: Extraction tasks queued per worker: enough to keep every core busy between chunks.
 INFLIGHT_PER_WORKER = 4
+#: Shards `newspipe run` works on at once (sharing one extraction pool).
+CONCURRENT_SHARDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +249,7 @@ class ExtractionPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # shards in threads may start it together
 
     def __enter__(self) -> ExtractionPool:
         return self
@@ -258,6 +262,10 @@ class ExtractionPool:
         return self._executor is not None
 
     def executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
             import multiprocessing
 
@@ -539,14 +547,26 @@ def run_once(
     started = datetime.now(UTC)
     shards = plan_shards(config)
     progress = progress or _Silent()
-    reports = []
     with ExtractionPool(worker_count(config)) as pool, \
             progress.stage("feeds", sum(len(s.feed_urls) for s in shards)) as feeds, \
             progress.stage("pages", None) as pages:
-        for shard in shards:
-            reports.append(ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
-                                        run_id=run_id, now=now, pool=pool, on_pages=pages.advance))
-            feeds.advance(len(shard.feed_urls))
+        counted = threading.Lock()
+
+        def count_pages(n: int) -> None:
+            with counted:
+                pages.advance(n)
+
+        def ingest(shard: Shard) -> ShardReport:
+            report = ingest_shard(config, shard, db_path=db_path, staging_dir=staging_dir,
+                                  run_id=run_id, now=now, pool=pool, on_pages=count_pages)
+            with counted:
+                feeds.advance(len(shard.feed_urls))
+            return report
+
+        # Two shards at a time, as the DAG's mapped tasks run: one polls its feeds while
+        # the other's pages keep the extraction workers busy.
+        with ThreadPoolExecutor(max_workers=CONCURRENT_SHARDS, thread_name_prefix="shard") as run:
+            reports = list(run.map(ingest, shards))
     with progress.stage("load", len(reports)) as loading:
         load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
         loading.advance(len(reports))
