@@ -58,9 +58,12 @@ class PushDemo:
         _wait(lambda: _has(store, self.db, article.path), "the pushed article in DuckDB")
         took = time.monotonic() - started
         added = _stored_count(store, self.db) - known
-        runs = [r for r in airflow.runs("news_push") if r["state"] == "success"]
-        echo(f"push: stored by news_push ({len(runs)} run(s), no news_ingest run) after "
-             f"{took:.1f}s; new articles: {added}" + ("" if added else " (a redelivery)"))
+        _wait(lambda: any(r["state"] == "success" for r in airflow.runs("news_push")),
+              "news_push's run to finish")
+        polls = len(airflow.runs("news_ingest"))
+        echo(f"push: in DuckDB {took:.1f}s after publishing, stored by news_push; news_ingest "
+             f"ran {polls} time(s), the one run above; new articles: {added}"
+             + ("" if added else " (a redelivery: stored before)"))
 
 
 def _wait(condition: Callable[[], bool], what: str) -> None:
