@@ -7,8 +7,8 @@
    against `newspipe run`; its task instances counted (they depend on the shards only).
 3. Peak RSS of the run's process tree (the run plus its extraction workers, sampled with
    psutil) at N and at 10 N articles.
-4. A profile of a smaller run's main process (cProfile) and the CPU split between the
-   main process and the workers: where the time beyond extraction goes.
+4. A profile of a smaller run, every process sampled with py-spy: where the time beyond
+   extraction goes.
 
 The server lives in this process, so its CPU (rendering pages) competes with the run, as
 a real origin would not. Nothing is written into the repository.
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import pstats
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +42,7 @@ from pipeline.runner import plan_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWSPIPE = ROOT / ".venv" / "bin" / "newspipe"
+PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 FEEDS = 1_000
 SHARDS = 4
 SAMPLE_EVERY_SECONDS = 0.2
@@ -51,8 +50,7 @@ E2E_TARGET = 1.5
 AIRFLOW_TARGET = 1.3
 MEMORY_CAP_GIB = 2.0
 MEMORY_GROWTH = 1.2
-PROFILE_ARTICLES = 3_000
-PROFILE_LINES = 22
+PROFILE_ARTICLES = 2_000
 GIB = 1024**3
 
 
@@ -156,31 +154,68 @@ def airflow_run(config: Path, workdir: Path) -> tuple[float, int, int]:
     return wall.total_seconds(), len(instances), articles_in(db)
 
 
+#: Where a sampled stack's time goes: the first marker found in the stack names it.
+PROFILE_MARKERS = (
+    ("workers: trafilatura extraction", ("bare_extraction",)),
+    ("workers: page metadata (extruct, JSON-LD, dates)", ("read_metadata",)),
+    ("workers: language check (py3langid)", ("py3langid",)),
+    ("workers: HTML parse shared by both", ("parse_page",)),
+    ("workers: fingerprints (MinHash)", ("fingerprint_texts",)),
+    ("workers: identity (canonical URL)", ("resolve_identity",)),
+    ("load: story assignment (dedup.update_stories)", ("update_stories",)),
+    ("load: set-based SQL and commit", ("load_batches",)),
+    ("load: publish the snapshot", ("publish",)),
+    ("main: feed polling and parsing", ("poll_feed", "_poll_all")),
+    ("main: page fetching (httpx, politeness)", ("get_many", "fetch.py")),
+    ("main: staging Parquet writes", ("BatchWriter", "write_batch")),
+    ("main: seen-filter and re-check queries", ("_snapshot_state", "due_checks")),
+    ("start-up: imports", ("_find_and_load",)),
+    ("workers: pool plumbing (pickling, queues)", ("_process_worker", "forkserver")),
+)
+
+
+#: Innermost frames of a thread that waits (a lock, a queue, a socket), not computes.
+WAITING_LEAVES = frozenset({
+    "wait", "Condition.wait", "select", "_PollLikeSelector.select", "SyncStream.read",
+    "ThreadLock.__enter__", "_worker", "sleep", "Connection._recv", "_ConnectionBase.recv",
+    "is_socket_readable", "acquire", "Lock.acquire", "Event.wait", "poll", "accept",
+    "_recv_bytes", "Connection._recv_bytes", "Queue.get", "get", "join", "Thread.join",
+})
+
+
 def profile(workdir: Path) -> None:
-    """cProfile of `newspipe run`'s main process over a small web; workers' CPU beside it."""
+    """py-spy samples of `newspipe run` and its extraction workers over a small web."""
     web = ScaledWeb(articles=PROFILE_ARTICLES, feeds=FEEDS)
     server = serve(web, workdir / "profile")
+    out = workdir / "profile" / "samples.txt"
     try:
         config = write_scaled_config(web, server.base_url, workdir / "profile" / "feeds.yaml",
                                      shards=SHARDS)
-        out = workdir / "profile" / "run.prof"
-        command = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pipeline.cli",
-                   *cli_run(config, workdir / "profile" / "news.duckdb")[1:]]
-        measured = run_measured(command)
+        server_cpu = time.process_time()
+        measured = run_measured([str(PY_SPY), "record", "--subprocesses", "--format", "raw",
+                                 "--rate", "50", "-o", str(out), "--",
+                                 *cli_run(config, workdir / "profile" / "news.duckdb")])
+        server_cpu = time.process_time() - server_cpu
     finally:
         server.stop()
-    print(f"# profile of `newspipe run` over {PROFILE_ARTICLES} articles: wall "
-          f"{measured.wall:.1f} s, main process CPU {measured.main_cpu:.1f} s, extraction "
-          f"workers CPU {measured.children_cpu:.1f} s; main process, by cumulative time:")
-    stats = pstats.Stats(str(out))
-    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)
-    shown = 0
-    for (path, line, name), (_, calls, _, cumtime) in rows:
-        if "pipeline/" not in path or shown >= PROFILE_LINES:
+    totals: dict[str, int] = {}
+    waiting = 0
+    for line in out.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1].split(" (", 1)[0]
+        if leaf in WAITING_LEAVES:  # py-spy here cannot tell idle threads apart: drop them
+            waiting += int(count)
             continue
-        where = path.split("pipeline/", 1)[1]
-        print(f"  {cumtime:7.2f} s  {calls:8d} calls  {where}:{line}({name})")
-        shown += 1
+        name = next((label for label, marks in PROFILE_MARKERS
+                     if any(m in stack for m in marks)), "other")
+        totals[name] = totals.get(name, 0) + int(count)
+    samples = sum(totals.values()) or 1
+    print(f"# profile (py-spy, every process of the run) of `newspipe run` over "
+          f"{PROFILE_ARTICLES} articles: wall {measured.wall:.1f} s; the fixture server "
+          f"(this process) used {server_cpu:.1f} s CPU beside it. Share of CPU samples "
+          f"({samples} busy; {waiting} more were threads waiting on a lock, queue or socket):")
+    for name, count in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {count / samples:6.1%}  {name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ratio_line("memory_big_vs_small", big.peak_rss / small.peak_rss, "<=",
                              MEMORY_GROWTH, f"{big.peak_rss / GIB:.2f} vs "
                              f"{small.peak_rss / GIB:.2f} GiB"))
-        if not args.skip_profile:
+        if not args.skip_profile and PY_SPY.exists():
             profile(workdir)
     return 0
 
