@@ -137,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     with FixtureServer(tmp / "web") as server, FixtureHub(server, policy=HubPolicy()) as hub:
         settings = {"redis_url": REDIS_URL, "stream": f"{prefix}:stream",
                     "channel": f"{prefix}:wake", "callback_base_url": f"http://127.0.0.1:{port}"}
-        # workers=1: runner's extraction process pool breaks inside Airflow task processes
-        # (the forkserver re-runs the `airflow` entry script); a burst would trip it.
         config_path = write_feeds_config(tmp / "web", server.base_url, tmp / "feeds.yaml",
-                                         schedule=None, workers=1, push=settings)
+                                         schedule=None, push=settings)
         config = load_config(config_path)
         outlets = sorted({f.outlet for _, f in config.feeds()})
         db = tmp / "state" / "news.duckdb"

@@ -243,15 +243,22 @@ def process_pages(items: Sequence[_Item], settings: DedupSettings) -> list[Artic
 
 
 class ExtractionPool:
-    """The processes that extract and fingerprint: started on first use, shared by every
-    shard of a run, so a run pays the workers' start-up (importing trafilatura) once."""
+    """The processes that extract and fingerprint, shared by every shard of a run.
+
+    Workers are forked, all at once, when the pool is entered: before the caller starts
+    the threads that fetch, since fork copies only the calling thread. Not forkserver or
+    spawn: those re-import the parent's `__main__` in each worker, and inside an Airflow
+    task that is the `airflow` command, which refuses to start there.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()  # shards in threads may start it together
+        self._lock = threading.Lock()  # shards in threads share it
 
     def __enter__(self) -> ExtractionPool:
+        if self.workers > 1:
+            self.executor()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -263,17 +270,15 @@ class ExtractionPool:
 
     def executor(self) -> ProcessPoolExecutor:
         with self._lock:
-            return self._start()
+            if self._executor is None:
+                import multiprocessing
 
-    def _start(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            import multiprocessing
-
-            # forkserver: the parent holds threads (HTTP pools), which fork would copy
-            # half-locked.
-            context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        return self._executor
+                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                executor = ProcessPoolExecutor(max_workers=self.workers,
+                                               mp_context=multiprocessing.get_context(method))
+                executor.submit(int).result()  # a forking pool starts every worker on first use
+                self._executor = executor
+            return self._executor
 
     def close(self) -> None:
         if self._executor is not None:

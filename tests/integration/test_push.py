@@ -121,10 +121,8 @@ def world(tmp: Path, *, redis_url: str, prefix: str, policy=None,
         settings = {"redis_url": redis_url, "stream": f"{prefix}:stream",
                     "channel": f"{prefix}:wake", "group": "news_push",
                     "callback_base_url": f"http://127.0.0.1:{port}", "lease_seconds": 3600}
-        # workers=1: the runner's extraction process pool fails inside Airflow task
-        # processes (its forkserver re-runs the `airflow` script); see the report of issue 10.
         config_path = write_feeds_config(root, server.base_url, tmp / "feeds.yaml",
-                                         schedule=None, workers=1, push=settings)
+                                         schedule=None, push=settings)
         config = load_config(config_path)
         with running_subscriber(config, port) as subscriber:
             wait_until(lambda: len(hub.subscriptions()) == len(subscriber.feeds),
