@@ -8,7 +8,8 @@ Scheduled on the `newspipe_articles` asset that news_ingest's load updates. `che
 the published snapshot, records each verdict in `quality_results` and builds Data Docs under
 the reports folder. A critical failure fails it (the log names the failed expectations and
 what they saw); warnings are recorded and reported, and it stays green. `report` then writes
-the run's HTML report beside the Data Docs, whatever the verdict.
+the run's HTML report beside the Data Docs, whatever the verdict, and `verdict` turns the
+run red when anything before it failed.
 """
 
 from __future__ import annotations
@@ -48,9 +49,18 @@ def news_quality():
 
         return report(ingest_run)
 
+    # A run's state comes from its last tasks; without this one a failed check followed by
+    # a successful report would leave the run green. Skipped when nothing failed.
+    @task(trigger_rule="one_failed", retries=0)
+    def verdict() -> None:
+        raise RuntimeError("quality failed: see the check task's log and the run report")
+
     # Not `run_id`: that name is Airflow's own context key (this DAG run's id).
     ingest_run = loaded_run()
-    check(ingest_run) >> report(ingest_run)
+    checked = check(ingest_run)
+    reported = report(ingest_run)
+    checked >> reported
+    [checked, reported] >> verdict()
 
 
 news_quality()

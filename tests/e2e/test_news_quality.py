@@ -19,6 +19,7 @@ def test_quality_follows_the_load_through_the_asset(airflow, e2e_deployment):
     ingest_run = trigger_and_wait(airflow, "news_ingest", follower="news_quality")
     latest = airflow.runs("news_quality")[-1]
     assert latest["run_type"] == "asset_triggered" and latest["state"] == "success"
+    assert _task_states(airflow, "news_quality", latest["run_id"])["verdict"] == "skipped"
     con = store.reader(e2e_deployment.db)
     verdicts = con.execute("SELECT count(*), bool_and(success) FROM quality_results WHERE run_id = ?",
                            [ingest_run]).fetchall()
@@ -45,6 +46,7 @@ def test_a_critical_failure_fails_check_and_still_reports(airflow, e2e_deploymen
     assert airflow.wait_for_run("news_quality", run_id, RUN_TIMEOUT_SECONDS) == "failed"
     states = _task_states(airflow, "news_quality", run_id)
     assert states["check"] == "failed" and states["report"] == "success"
+    assert states["verdict"] == "failed"  # what makes the run red
     con = store.reader(e2e_deployment.db)
     vanished = con.execute("SELECT count(*) FROM articles WHERE story_id = 'story-that-never-was'")
     assert vanished.fetchall() == [(0,)]
