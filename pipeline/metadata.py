@@ -30,6 +30,7 @@ tried.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ __all__ = [
     "read_metadata",
     "split_credits",
 ]
+
+log = logging.getLogger(__name__)
 
 # --- Vocabularies (data, grouped and named) --------------------------------------------
 ARTICLE_TYPES = frozenset({
@@ -255,7 +258,8 @@ def _json_ld(tree: Any) -> list[dict]:
         snippet = f'<script type="application/ld+json">{script.text or ""}</script>'
         try:
             found = extruct.extract(snippet, syntaxes=["json-ld"], uniform=True)
-        except Exception:  # noqa: BLE001 - extruct's parsers on hostile input: skip the block
+        except Exception as exc:  # noqa: BLE001 - extruct's parsers on hostile input: skip the block
+            log.debug("unreadable JSON-LD block skipped: %s: %s", type(exc).__name__, exc)
             continue
         nodes.extend(_flatten(found.get("json-ld", [])))
     return nodes
@@ -267,7 +271,8 @@ def _microdata_and_og(tree: Any, url: str) -> tuple[list[dict], list[tuple[str, 
     try:
         found = extruct.extract(tree, base_url=url, syntaxes=["microdata", "opengraph"],
                                 uniform=False, errors="strict")
-    except Exception:  # noqa: BLE001 - a page extruct cannot read has no such metadata
+    except Exception as exc:  # noqa: BLE001 - a page extruct cannot read has no such metadata
+        log.debug("microdata/OpenGraph of %s unreadable: %s: %s", url, type(exc).__name__, exc)
         return [], []
     micro = [m.get("properties", {}) | {"@type": m.get("type")} for m in found.get("microdata", [])
              if isinstance(m, dict)]
