@@ -69,3 +69,14 @@ def test_missing_database_and_bad_config_are_one_line(tmp_path: Path, capsys):
     assert main(["run", "--config", str(config), "--db", str(tmp_path / "n.duckdb")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"newspipe run: {config}: topics[0].feeds[0].url: not an http(s) URL"]
+
+
+def test_push_serve_without_a_secret_says_where_to_put_it(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.delenv("NEWSPIPE_PUSH_SECRET", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_NEWSPIPE_PUSH", raising=False)
+    config = tmp_path / "feeds.yaml"
+    config.write_text("topics:\n  - name: t\n    feeds:\n      - url: http://127.0.0.1:9/f.xml\n",
+                      encoding="utf-8")
+    assert main(["push", "serve", "--config", str(config), "--port", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "NEWSPIPE_PUSH_SECRET" in err[0]
