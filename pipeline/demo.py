@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .airflow_local import AirflowSetup, LocalAirflow, free_port
+from .airflow_local import TERMINAL_RUN_STATES, AirflowSetup, LocalAirflow, free_port
 
 __all__ = ["DemoPaths", "run_demo", "serve_airflow_ui"]
 
@@ -78,9 +79,25 @@ def airflow_setup(paths: DemoPaths, *, dag_ids: tuple[str, ...],
     )
 
 
+def follower_runs(airflow: LocalAirflow, follower: str, source_run_id: str) -> list[dict]:
+    """The follower's runs started by an asset event of `source_run_id` (and maybe others)."""
+    from urllib.parse import quote
+
+    found = []
+    for run in airflow.runs(follower):
+        path = f"/api/v2/dags/{follower}/dagRuns/{quote(run['run_id'], safe='')}/upstreamAssetEvents"
+        events = airflow.request("GET", path)["asset_events"]
+        if any(e.get("source_run_id") == source_run_id for e in events):
+            found.append(run)
+    return found
+
+
 def trigger_and_wait(airflow: LocalAirflow, dag_id: str, *, follower: str | None = None) -> str:
-    """Trigger one run and wait for it, and for the asset-triggered run of `follower`."""
-    before = len(airflow.runs(follower)) if follower else 0
+    """Trigger one run and wait for it, and for the `follower` run its asset event started.
+
+    Waiting for "one more follower run" is not enough: events queued while the follower
+    was paused start a run of their own as soon as it is unpaused.
+    """
     for dag in (dag_id, follower):
         if dag:
             airflow.unpause(dag)
@@ -90,7 +107,12 @@ def trigger_and_wait(airflow: LocalAirflow, dag_id: str, *, follower: str | None
         raise RuntimeError(f"{dag_id} run {run_id} ended {state}:\n"
                            + airflow.failure_report(dag_id, run_id))
     if follower:
-        airflow.wait_for_runs(follower, before + 1, RUN_TIMEOUT_SECONDS)
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        while not any(r["state"] in TERMINAL_RUN_STATES
+                      for r in follower_runs(airflow, follower, run_id)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no {follower} run followed {dag_id} run {run_id}")
+            time.sleep(0.5)
     return run_id
 
 
@@ -118,7 +140,7 @@ def run_demo(root: Path, *, port: int = DEMO_PORT, echo=print) -> int:
         with LocalAirflow(setup) as airflow:
             echo(f"Airflow API at {airflow.api_url}; triggering news_ingest")
             run_id = trigger_and_wait(airflow, "news_ingest", follower="news_quality")
-            _summary(paths, run_id, airflow.runs("news_quality")[-1]["state"], echo)
+            _summary(paths, run_id, follower_runs(airflow, "news_quality", run_id)[-1]["state"], echo)
             if pushing:
                 pushing.show(airflow, echo)
             else:

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from pipeline import store
-from pipeline.demo import RUN_TIMEOUT_SECONDS, trigger_and_wait
+from pipeline.demo import RUN_TIMEOUT_SECONDS, follower_runs, trigger_and_wait
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ def _task_states(airflow, dag_id: str, run_id: str) -> dict[str, str]:
 
 def test_quality_follows_the_load_through_the_asset(airflow, e2e_deployment):
     ingest_run = trigger_and_wait(airflow, "news_ingest", follower="news_quality")
-    latest = airflow.runs("news_quality")[-1]
+    latest = follower_runs(airflow, "news_quality", ingest_run)[-1]
     assert latest["run_type"] == "asset_triggered" and latest["state"] == "success"
     assert _task_states(airflow, "news_quality", latest["run_id"])["verdict"] == "skipped"
     con = store.reader(e2e_deployment.db)
