@@ -80,11 +80,15 @@ def airflow_setup(paths: DemoPaths, *, dag_ids: tuple[str, ...],
 
 
 def follower_runs(airflow: LocalAirflow, follower: str, source_run_id: str) -> list[dict]:
-    """The follower's runs started by an asset event of `source_run_id` (and maybe others)."""
+    """The follower's finished runs started by an asset event of `source_run_id` (and maybe
+    others). Only finished runs are asked about: Airflow 3.3's upstreamAssetEvents answers
+    500 while a run created by those events has not started yet."""
     from urllib.parse import quote
 
     found = []
     for run in airflow.runs(follower):
+        if run["state"] not in TERMINAL_RUN_STATES:
+            continue
         path = f"/api/v2/dags/{follower}/dagRuns/{quote(run['run_id'], safe='')}/upstreamAssetEvents"
         events = airflow.request("GET", path)["asset_events"]
         if any(e.get("source_run_id") == source_run_id for e in events):
@@ -108,8 +112,7 @@ def trigger_and_wait(airflow: LocalAirflow, dag_id: str, *, follower: str | None
                            + airflow.failure_report(dag_id, run_id))
     if follower:
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        while not any(r["state"] in TERMINAL_RUN_STATES
-                      for r in follower_runs(airflow, follower, run_id)):
+        while not follower_runs(airflow, follower, run_id):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no {follower} run followed {dag_id} run {run_id}")
             time.sleep(0.5)
