@@ -109,6 +109,9 @@ MIGRATE_TIMEOUT_SECONDS = 300.0
 HTTP_TIMEOUT_SECONDS = 30.0
 LOG_TAIL_LINES = 40
 PAGE_LIMIT = 100
+API_RETRIES = 3
+API_RETRY_SECONDS = 1.0
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 
 
 class AirflowError(NewspipeError):
@@ -714,7 +717,14 @@ class LocalAirflow:
     def _raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._client is None:
             raise AirflowError("the local Airflow is not started")
-        response = self._client.request(method, path, **kwargs)
+        # A 5xx from a local Airflow is mostly SQLite's lock timeout while a task writes;
+        # idempotent calls are asked again. A POST (a trigger) is not: it may have landed.
+        retries = API_RETRIES if method.upper() in IDEMPOTENT_METHODS else 0
+        for attempt in range(retries + 1):
+            response = self._client.request(method, path, **kwargs)
+            if response.status_code < 500 or attempt == retries:
+                break
+            time.sleep(API_RETRY_SECONDS * (attempt + 1))
         if response.is_error:
             raise AirflowError(f"{method} {path}: HTTP {response.status_code}: {response.text}")
         return response
