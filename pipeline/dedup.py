@@ -303,6 +303,7 @@ class _Pending:
     sort_at: list[datetime]
     seen_at: list[datetime]
     syndicated_from: list[str | None]
+    word_counts: list[int]
     stored: list[bytes | None]  # the loader's signatures, if any
 
 
@@ -310,7 +311,7 @@ def _pending(con: duckdb.DuckDBPyConnection) -> _Pending:
     rows = con.execute(
         """
         SELECT article_id, url, outlet, text, coalesce(published_at, first_seen_at),
-               first_seen_at, syndicated_from
+               first_seen_at, syndicated_from, word_count
         FROM articles
         WHERE story_id IS NULL AND page_type = 'article'
         ORDER BY article_id
@@ -318,9 +319,9 @@ def _pending(con: duckdb.DuckDBPyConnection) -> _Pending:
     ).fetchall()
     ids = [r[0] for r in rows]
     stored = dict(_signature_rows(con, ids))
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    cols = list(zip(*rows, strict=True)) if rows else [[]] * 8
     return _Pending(ids, list(cols[1]), list(cols[2]), list(cols[3]), list(cols[4]),
-                    list(cols[5]), list(cols[6]), [stored.get(i) for i in ids])
+                    list(cols[5]), list(cols[6]), list(cols[7]), [stored.get(i) for i in ids])
 
 
 def _signature_rows(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tuple]:
@@ -633,8 +634,8 @@ def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
     texts = [strip_boilerplate(t, keys.get(o, frozenset()))
              for t, o in zip(batch.texts, batch.outlets, strict=True)]
     cleaned = _reclean_history(con, keys, learned_now, settings)
-    sigs, word_counts = signatures_and_counts(texts, settings=settings)
     rewritten = [t != old for t, old in zip(texts, batch.texts, strict=True)]
+    sigs, word_counts = _batch_signatures(batch, texts, rewritten, settings)
     _rewrite_texts(con, batch, texts, word_counts, rewritten)
     left, right, history = _edges(con, batch, sigs, word_counts, settings, now)
     labels = connected_components(len(batch.ids) + len(history.story), left, right)
@@ -647,6 +648,27 @@ def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
         boilerplate_learned=sum(len(d) for d in learned_now.values()),
         articles_cleaned=cleaned,
     )
+
+
+def _batch_signatures(batch: _Pending, texts: Sequence[str], rewritten: Sequence[bool],
+                      settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures and word counts of the batch: the shards' where the text is still the one
+    they signed (the single writer should not redo their work), computed here for texts
+    boilerplate stripping rewrote or that came without a signature."""
+    size = 4 * settings.num_perm
+    usable = [blob is not None and len(blob) == size and not changed
+              for blob, changed in zip(batch.stored, rewritten, strict=True)]
+    keep = [i for i, ok in enumerate(usable) if ok]
+    redo = [i for i, ok in enumerate(usable) if not ok]
+    sigs = np.empty((len(texts), settings.num_perm), dtype=np.uint32)
+    counts = np.asarray(batch.word_counts, dtype=np.int64)
+    if keep:
+        sigs[keep] = signatures_from_bytes([batch.stored[i] for i in keep],
+                                           num_perm=settings.num_perm)
+    if redo:
+        sigs[redo], counts[redo] = signatures_and_counts([texts[i] for i in redo],
+                                                         settings=settings)
+    return sigs, counts
 
 
 def _rewrite_texts(con: duckdb.DuckDBPyConnection, batch: _Pending, texts: Sequence[str],

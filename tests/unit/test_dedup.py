@@ -21,6 +21,7 @@ from pipeline.dedup import (
     write_clusters_csv,
 )
 from pipeline.evalcorpus import CorpusSpec, generate_corpus
+from pipeline.fingerprint import fingerprint
 
 ROOT = Path(__file__).parents[2]
 SEED_000 = next((ROOT / "seeds").glob("000_*.txt")).read_text(encoding="utf-8").strip()
@@ -169,18 +170,43 @@ def _snapshot(con) -> list:
                       "outlet_boilerplate", "boilerplate_edges")]
 
 
-def _fixture_web(con) -> None:
+def _add_signed(con, article_id: str, outlet: str, text: str, seen: datetime) -> None:
+    """An article as the loader stores it: with the shard's fingerprint and word count."""
+    _add(con, article_id, outlet, text, seen)
+    fp = fingerprint(text, settings=SETTINGS)
+    con.execute("UPDATE articles SET word_count = ?, content_hash = ? WHERE article_id = ?",
+                [fp.word_count, fp.content_hash, article_id])
+    con.execute("INSERT INTO article_signatures VALUES (?, ?)", [article_id, fp.signature])
+
+
+def _fixture_web(con, add=_add) -> None:
     """Two batches: each seed and its copies, spread over outlets, plus an unrelated item."""
-    _add(con, "cna-0", "cna.example", SEED_000, NOW)
-    _add(con, "mc-1", "moneycontrol.example", SEED_001, NOW)
+    add(con, "cna-0", "cna.example", SEED_000, NOW)
+    add(con, "mc-1", "moneycontrol.example", SEED_001, NOW)
     update_stories(con, settings=SETTINGS, now=NOW)
     later = NOW + timedelta(hours=3)
     for k, text in enumerate(v for _, v in sorted(_copies(SEED_000).items())):
-        _add(con, f"copy0-{k}", f"wire{k}.example", text, later)
+        add(con, f"copy0-{k}", f"wire{k}.example", text, later)
     for k, text in enumerate(v for _, v in sorted(_copies(SEED_001_BODY).items())):
-        _add(con, f"copy1-{k}", f"paper{k}.example", text, later)
-    _add(con, "mc-2", "moneycontrol.example", OTHER_STORY + "\n" + PROMO, later)
+        add(con, f"copy1-{k}", f"paper{k}.example", text, later)
+    add(con, "mc-2", "moneycontrol.example", OTHER_STORY + "\n" + PROMO, later)
     update_stories(con, settings=SETTINGS, now=later)
+
+
+def test_the_shards_signatures_give_the_stories_signing_in_the_writer_gives(con):
+    # The writer reuses a signature the shard staged unless stripping changed the text;
+    # the promo outlet's texts are rewritten (and re-signed), the others are reused.
+    _fixture_web(con)
+    computed = [_stories(con), *(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                                 for t in ("story_registry", "article_signatures", "article_bands"))]
+    reused = duckdb.connect()
+    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        reused.execute(migration.read_text(encoding="utf-8"))
+    _fixture_web(reused, add=_add_signed)
+    assert [_stories(reused), *(reused.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                                for t in ("story_registry", "article_signatures",
+                                          "article_bands"))] == computed
+    reused.close()
 
 
 def test_fixture_web_seeds_form_two_stories_and_nothing_else_joins(con):
