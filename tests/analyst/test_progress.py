@@ -67,10 +67,12 @@ def test_line_fits_the_terminal(width: int) -> None:
 
 
 def test_progress_is_a_sink() -> None:
-    sink: ProgressSink = Progress(io.StringIO(), enabled=False)
+    stream = io.StringIO()
+    sink: ProgressSink = Progress(stream, enabled=False)
     stage = sink.stage("load", 1)
     stage.advance()
     stage.close()
+    assert (stage.done, stage.closed, stream.getvalue()) == (1, True, "")
 
 
 def test_forced_on_writes_to_a_pipe() -> None:
