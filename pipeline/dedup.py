@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +66,9 @@ LSH_FN_WEIGHT = 0.9  # weight of missed copies against false candidates in choos
 CONTAINMENT = 0.9
 MIN_CONTAINED_SHINGLES = 50
 MIN_BOILERPLATE_ARTICLES = 2  # different articles of one outlet that must share a sentence
+#: Unassigned articles taken into story assignment at once: a big load is assigned slice by
+#: slice (each meets the earlier ones as history), so its memory does not grow with its size.
+STORY_SLICE = 4096
 _VERIFY_CHUNK = 65536  # candidate pairs compared at once (bounds a (chunk, num_perm) array)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -307,15 +310,17 @@ class _Pending:
     stored: list[bytes | None]  # the loader's signatures, if any
 
 
-def _pending(con: duckdb.DuckDBPyConnection) -> _Pending:
+def _pending(con: duckdb.DuckDBPyConnection, limit: int) -> _Pending:
+    """The first `limit` articles not yet in a story, earliest seen first."""
     rows = con.execute(
         """
         SELECT article_id, url, outlet, text, coalesce(published_at, first_seen_at),
                first_seen_at, syndicated_from, word_count
         FROM articles
         WHERE story_id IS NULL AND page_type = 'article'
-        ORDER BY article_id
-        """
+        ORDER BY first_seen_at, article_id
+        LIMIT $limit
+        """, {"limit": limit}
     ).fetchall()
     ids = [r[0] for r in rows]
     stored = dict(_signature_rows(con, ids))
@@ -622,14 +627,27 @@ def _write_assignment(con: duckdb.DuckDBPyConnection, assignment: list[tuple[str
 
 
 def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
-                   now: datetime) -> StoryReport:
+                   now: datetime, slice_size: int = STORY_SLICE) -> StoryReport:
     """Put every article not yet in a story (page_type 'article') into one, inside the
     caller's transaction: learn and strip outlet boilerplate (re-cleaning earlier articles
     when a sentence is newly learned), sign, find candidates by band key within the window
-    and in the batch, verify, and join or found stories. Re-running changes nothing."""
-    batch = _pending(con)
-    if not batch.ids:
-        return StoryReport()
+    and in the batch, verify, and join or found stories. Re-running changes nothing.
+
+    Works in slices of `slice_size` articles, each assigned before the next is read."""
+    total, previous = StoryReport(), set()
+    while True:
+        batch = _pending(con, slice_size)
+        if not batch.ids:
+            return total
+        if previous.intersection(batch.ids):  # a bug, not bad input: never loop forever
+            raise NewspipeError(f"story assignment left {batch.ids[0]} without a story")
+        previous = set(batch.ids)
+        done = _assign_slice(con, batch, settings=settings, now=now)
+        total = StoryReport(*(a + b for a, b in zip(astuple(total), astuple(done), strict=True)))
+
+
+def _assign_slice(con: duckdb.DuckDBPyConnection, batch: _Pending, *, settings: DedupSettings,
+                  now: datetime) -> StoryReport:
     keys, learned_now = _learn_incrementally(con, batch, now)
     texts = [strip_boilerplate(t, keys.get(o, frozenset()))
              for t, o in zip(batch.texts, batch.outlets, strict=True)]

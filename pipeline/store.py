@@ -44,6 +44,9 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
 WRITER_LOCK_TIMEOUT_SECONDS = 1800.0
+#: DuckDB's own memory for the writer (it takes 80% of RAM by default): beyond it the
+#: load spills to `<db>.writer.tmp/`, so a run's memory does not grow with its size.
+WRITER_MEMORY_LIMIT = "256MB"
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _COMMENT = re.compile(r"--[^\n]*")
 
@@ -172,8 +175,10 @@ def writer(
         target = writer_path(db_path)
         if not target.exists() and db_path.exists():
             shutil.copyfile(db_path, target)  # adopt a database made elsewhere
+        spill = target.with_name(target.name + ".tmp")
         try:
-            con = duckdb.connect(str(target))
+            con = duckdb.connect(str(target), config={
+                "memory_limit": WRITER_MEMORY_LIMIT, "temp_directory": str(spill)})
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {target}: {exc}") from None
         try:

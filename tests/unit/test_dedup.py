@@ -306,3 +306,31 @@ def test_incremental_and_offline_agree_on_one_batch(con):
         return {frozenset(g) for g in groups.values()}
 
     assert partition(_stories(con)) == partition(offline)
+
+
+def test_a_load_assigned_in_slices_gives_the_stories_of_one_slice(con):
+    # A big load is assigned a slice at a time so its memory stays flat; each slice meets
+    # the earlier ones as history, which must give the same stories.
+    labelled = generate_corpus(CorpusSpec(n_docs=120, seed=11))
+    sliced = duckdb.connect()
+    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        sliced.execute(migration.read_text(encoding="utf-8"))
+    now = max(d.document.published_at for d in labelled)
+    for db in (con, sliced):  # one load: all first seen now, published over months
+        for d in labelled:
+            _add(db, d.document.doc_id, d.document.source, d.document.text, now)
+            db.execute("UPDATE articles SET published_at = ? WHERE article_id = ?",
+                       [d.document.published_at, d.document.doc_id])
+    whole = update_stories(con, settings=SETTINGS, now=now)
+    parts = update_stories(sliced, settings=SETTINGS, now=now, slice_size=16)
+    assert parts.articles_assigned == whole.articles_assigned == len(labelled)
+
+    def partition(db) -> set[frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for doc_id, story in _stories(db).items():
+            groups.setdefault(story, set()).add(doc_id)
+        return {frozenset(g) for g in groups.values()}
+
+    assert len(partition(con)) < len(labelled)  # the corpus has copies to find
+    assert partition(sliced) == partition(con)
+    sliced.close()
