@@ -72,11 +72,13 @@ class FeedMeta:
     future_tolerance_minutes: int = 60
 
 
-def worker_count(config: Config) -> int:
-    """Processes for extraction: the configured number, or one per usable core."""
+def worker_count(config: Config, *, sharing: int = 1) -> int:
+    """Processes for extraction: the configured number, or one per usable core, the cores
+    split between the `sharing` shards that run at once, each with its own pool."""
     if config.workers:
         return config.workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, sharing))
 
 
 def plan_shards(config: Config, *, count: int | None = None) -> list[Shard]:

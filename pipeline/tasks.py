@@ -53,16 +53,21 @@ def plan() -> list[dict]:
     from .runner import plan_shards
 
     shards = plan_shards(Deployment.from_env().config())
-    return [{"index": s.index, "feed_urls": list(s.feed_urls)} for s in shards]
+    return [{"index": s.index, "feed_urls": list(s.feed_urls), "of": len(shards)}
+            for s in shards]
 
 
 def ingest(shard: dict, *, run_id: str) -> dict:
     """Ingest one shard into a staged batch; returns its report (paths and counts)."""
-    from .runner import ingest_shard
+    from .runner import ingest_shard, worker_count
 
     deployment = Deployment.from_env()
+    config = deployment.config()
+    # The run's shards are tasks that may all run at once on this machine: each takes its
+    # share of the cores (on two cores and four shards, one process each, no pool).
+    config = config.model_copy(update={"workers": worker_count(config, sharing=int(shard.get("of", 1)))})
     report = ingest_shard(
-        deployment.config(),
+        config,
         Shard(int(shard["index"]), tuple(shard["feed_urls"])),
         db_path=deployment.db_path,
         staging_dir=deployment.staging_dir,

@@ -55,3 +55,17 @@ def test_load_config_reports_missing_and_broken_files(tmp_path: Path):
     broken.write_text("topics: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(broken)
+
+
+def test_shards_running_at_once_split_the_cores_between_their_pools():
+    import os
+
+    from pipeline.runner import worker_count
+
+    cores = len(os.sched_getaffinity(0))
+    auto = parse_config(_topics({"url": "http://a/x"}))
+    assert worker_count(auto) == cores
+    assert worker_count(auto, sharing=2) == max(1, cores // 2)
+    assert worker_count(auto, sharing=cores * 4) == 1  # never none
+    fixed = parse_config({**_topics({"url": "http://a/x"}), "workers": 3})
+    assert worker_count(fixed, sharing=4) == 3  # a configured number is taken as it is
