@@ -10,8 +10,12 @@
 4. A profile of a smaller run, every process sampled with py-spy: where the time beyond
    extraction goes.
 
-The server lives in this process, so its CPU (rendering pages) competes with the run, as
-a real origin would not. Nothing is written into the repository.
+The server lives in this process. For the timed runs it answers from pages rendered before
+the clock starts, so rendering does not compete with the run for the cores (a real origin
+costs the crawler no CPU); the memory run renders on request. The bound is measured before
+and after the timed runs and `newspipe run` runs twice (before and after the DAG), and the
+ratios use the means, so a drift in the machine's speed during the benchmark shows in
+both sides. Nothing is written into the repository.
 
     .venv/bin/python bench/bench_e2e.py [--articles 10000] [--big 100000] [--skip-airflow]
 """
@@ -37,7 +41,8 @@ from benchlib import load_average, ratio_line, scaled_pages
 from pipeline.config import load_config
 from pipeline.extract import _DATE_PARAMS as DATE_PARAMS  # the pipeline's own options
 from pipeline.fixtures import FixtureServer
-from pipeline.fixtures.scale import ScaledWeb, write_scaled_config
+from pipeline.fixtures.scale import SCALE_PREFIX, ScaledWeb, write_scaled_config
+from pipeline.fixtures.server import MountedRequest, MountedResponse
 from pipeline.runner import plan_shards
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,16 +127,41 @@ def articles_in(db: Path) -> int:
         con.close()
 
 
-def serve(web: ScaledWeb, workdir: Path) -> FixtureServer:
+def serve(web: ScaledWeb, workdir: Path, *, prerender: bool = False) -> FixtureServer:
     root = workdir / "empty-root"
     root.mkdir(parents=True, exist_ok=True)
     server = FixtureServer(root).start()
-    web.mount(server)
+    if not prerender:
+        web.mount(server)
+        return server
+    origin = server.base_url
+    paths = [web.article(i).path for i in range(web.articles)]
+    paths += [web.feed(f).path for f in range(web.feeds)]
+    rendered = {p: web.respond(MountedRequest("GET", p, "", {}, b"", "127.0.0.1"), origin)
+                for p in paths}
+
+    def answer(request: MountedRequest) -> MountedResponse:
+        found = rendered.get(request.path)
+        if found is None or request.headers.get("if-none-match"):
+            return web.respond(request, origin)  # 404s and conditional requests as ever
+        return found
+
+    server.mount(SCALE_PREFIX, answer)
     return server
 
 
 def cli_run(config: Path, db: Path) -> list[str]:
     return [str(NEWSPIPE), "run", "--config", str(config), "--db", str(db)]
+
+
+def timed_run(config: Path, db: Path, name: str) -> Measured:
+    """`newspipe run` into a new database, measured and reported."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    measured = run_measured(cli_run(config, db))
+    print(f"{name}: {measured.wall:.1f} s wall, {articles_in(db)} articles stored, peak RSS "
+          f"{measured.peak_rss / GIB:.2f} GiB, CPU main {measured.main_cpu:.1f} s + workers "
+          f"{measured.children_cpu:.1f} s  [{load_average()}]")
+    return measured
 
 
 def airflow_run(config: Path, workdir: Path) -> tuple[float, int, int]:
@@ -231,34 +261,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         workdir = Path(tmp)
         web = ScaledWeb(articles=args.articles, feeds=FEEDS)
-        per_page = trafilatura_cpu_per_page(web, args.bound_sample)
-        bound = per_page * args.articles / cores
         print(f"# end to end over {args.articles} articles in {FEEDS} feeds ({SHARDS} shards), "
               f"{cores} cores; {load_average()}")
-        print(f"bound: trafilatura CPU {per_page * 1000:.1f} ms/page (sample of "
-              f"{args.bound_sample}) x {args.articles} / {cores} cores = {bound:.1f} s")
-        server = serve(web, workdir / "small")
+        bound_before = trafilatura_cpu_per_page(web, args.bound_sample)
+        server = serve(web, workdir / "small", prerender=True)
         try:
             config = write_scaled_config(web, server.base_url, workdir / "small" / "feeds.yaml",
                                          shards=SHARDS)
-            db = workdir / "small" / "news.duckdb"
-            small = run_measured(cli_run(config, db))
-            stored = articles_in(db)
-            print(f"newspipe run: {small.wall:.1f} s wall, {stored} articles stored, peak RSS "
-                  f"{small.peak_rss / GIB:.2f} GiB, CPU main {small.main_cpu:.1f} s + workers "
-                  f"{small.children_cpu:.1f} s  [{load_average()}]")
-            print(ratio_line("e2e_run_vs_bound", small.wall / bound, "<=", E2E_TARGET,
-                             f"{small.wall:.1f} s vs {bound:.1f} s"))
+            first = timed_run(config, workdir / "small" / "news.duckdb", "newspipe run")
+            dag = None
             if not args.skip_airflow:
-                wall, instances, af_stored = airflow_run(config, workdir)
+                dag = airflow_run(config, workdir)
                 big_shards = len(plan_shards(load_config(config)))
-                print(f"news_ingest DAG: {wall:.1f} s (run start to end), {instances} task "
+                print(f"news_ingest DAG: {dag[0]:.1f} s (run start to end), {dag[1]} task "
                       f"instances (plan + {big_shards} shards + load: set by the shards, not "
-                      f"the articles), {af_stored} articles stored  [{load_average()}]")
-                print(ratio_line("airflow_dag_vs_run", wall / small.wall, "<=", AIRFLOW_TARGET,
-                                 f"{wall:.1f} s vs {small.wall:.1f} s; {instances} task instances"))
+                      f"the articles), {dag[2]} articles stored  [{load_average()}]")
+            second = timed_run(config, workdir / "again" / "news.duckdb", "newspipe run again")
         finally:
             server.stop()
+        bound_after = trafilatura_cpu_per_page(web, args.bound_sample)
+        per_page = (bound_before + bound_after) / 2
+        bound = per_page * args.articles / cores
+        run_wall = (first.wall + second.wall) / 2
+        print(f"bound: trafilatura CPU {bound_before * 1000:.1f} ms/page before, "
+              f"{bound_after * 1000:.1f} after (samples of {args.bound_sample}); mean "
+              f"{per_page * 1000:.1f} ms x {args.articles} / {cores} cores = {bound:.1f} s")
+        print(ratio_line("e2e_run_vs_bound", run_wall / bound, "<=", E2E_TARGET,
+                         f"{run_wall:.1f} s (mean of {first.wall:.1f} and {second.wall:.1f}) "
+                         f"vs {bound:.1f} s"))
+        if dag is not None:
+            print(ratio_line("airflow_dag_vs_run", dag[0] / run_wall, "<=", AIRFLOW_TARGET,
+                             f"{dag[0]:.1f} s vs {run_wall:.1f} s; {dag[1]} task instances"))
+        small = min(first, second, key=lambda m: m.peak_rss)
         if not args.skip_big:
             big_web = ScaledWeb(articles=args.big, feeds=FEEDS)
             server = serve(big_web, workdir / "big")

@@ -2,8 +2,10 @@
 
 The same scaled-web pages go through `runner.extract_stream` (extraction, page metadata,
 language check and fingerprints in the extraction pool, one worker per core) and through
-`trafilatura.extract` in this one process with the pipeline's extraction options. Rounds
-alternate so a busy machine slows both alike; the ratio is the median over rounds. Both
+`trafilatura.extract` in this one process with the pipeline's extraction options. The two
+alternate, peer first and last, and each pipeline round is set against the mean of the
+peer rounds on either side of it, so a machine whose speed drifts slows both alike; the
+ratio is the median over rounds. Both
 outputs are scored against the generator's text, so speed is never bought with accuracy.
 
     .venv/bin/python bench/bench_extract.py [--pages 400] [--rounds 3]
@@ -60,7 +62,7 @@ def _children_cpu():
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     web = ScaledWeb()
     indices = [(i * 7919) % web.articles for i in range(args.pages + WARM_UP_PAGES)]
@@ -93,31 +95,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# extract stage on {len(pages)} scaled-web pages (median "
           f"{median([len(p.body) for p, _ in pages]) / 1024:.0f} KiB), {workers} workers; "
           f"{load_average()} at start")
-    ratios = []
     with ExtractionPool(workers) as pool:
         for _ in extract_stream(chunks([(p, e, meta(e), ()) for p, e in warm]), settings, pool):
             pass
         workers_cpu = _children_cpu()
-        ours_cpu = peer_cpu = 0.0
+        t_defaults, _ = timed(peer_defaults)
+        print(f"trafilatura.extract with its defaults, 1 process: "
+              f"{len(pages) / t_defaults:.1f} docs/s")
+        cpu = time.process_time()
+        peer_times = [timed(peer)[0]]
+        peer_cpu = time.process_time() - cpu
+        ours_cpu, ratios = 0.0, []
         for r in range(args.rounds):
-            cpu = time.process_time()
-            t_peer, peer_texts = timed(peer)
-            peer_cpu += time.process_time() - cpu
-            t_defaults, _ = timed(peer_defaults)
             before = workers_cpu()
             t_ours, results = timed(lambda: [x for chunk in extract_stream(chunks(items), settings,
                                                                            pool) for x in chunk])
             ours_cpu += workers_cpu() - before
-            ratios.append(t_peer / t_ours)
-            print(f"round {r + 1}: trafilatura.extract, 1 process {len(pages) / t_peer:6.1f} docs/s "
-                  f"(defaults {len(pages) / t_defaults:5.1f})  pipeline extract stage "
-                  f"{len(pages) / t_ours:6.1f} docs/s  {t_peer / t_ours:.2f}x "
-                  f"({t_defaults / t_ours:.2f}x defaults)  [{load_average()}]")
-        n = len(pages) * args.rounds
-        print(f"CPU per page: trafilatura.extract {peer_cpu / n * 1000:.1f} ms, pipeline extract "
-              f"stage {ours_cpu / n * 1000:.1f} ms (extraction, metadata, language, fingerprint, "
-              f"pickling); on an idle machine {workers} workers would give "
-              f"{workers * peer_cpu / ours_cpu:.2f}x")
+            cpu = time.process_time()
+            t_peer, peer_texts = timed(peer)
+            peer_cpu += time.process_time() - cpu
+            peer_times.append(t_peer)
+            around = (peer_times[-2] + peer_times[-1]) / 2
+            ratios.append(around / t_ours)
+            print(f"round {r + 1}: trafilatura.extract, 1 process {len(pages) / around:6.1f} "
+                  f"docs/s (mean of the rounds before and after)  pipeline extract stage "
+                  f"{len(pages) / t_ours:6.1f} docs/s  {around / t_ours:.2f}x  [{load_average()}]")
+        peer_n, ours_n = len(pages) * len(peer_times), len(pages) * args.rounds
+        print(f"CPU per page: trafilatura.extract {peer_cpu / peer_n * 1000:.1f} ms, pipeline "
+              f"extract stage {ours_cpu / ours_n * 1000:.1f} ms (extraction, metadata, language, "
+              f"fingerprint, pickling); from CPU time alone {workers} workers would give "
+              f"{workers * (peer_cpu / peer_n) / (ours_cpu / ours_n):.2f}x")
     ours_texts = [r.text if isinstance(r, Article) else "" for r in results]
     f1_ours = median([word_f1(t, w) for t, w in zip(ours_texts, truth, strict=True)])
     f1_peer = median([word_f1(t, w) for t, w in zip(peer_texts, truth, strict=True)])

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .charsets import declared_charset, decode_html
+from .languages import confirms
 from .metadata import DEFAULT_FUTURE_TOLERANCE, PageMetadata, read_metadata
 from .records import DateFinding, Failure, FeedEntry, Response, TextSource
 
@@ -73,9 +74,12 @@ def _language(body: bytes, declared: tuple[str | None, ...], text: str) -> str |
         return lang
     if not text:
         return lang or None
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    if lang and confirms(lang, sample):
+        return lang  # the declaration holds: no need for the detector
     import py3langid  # ships its model; imported where used
 
-    return py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])[0] or lang or None
+    return py3langid.classify(sample)[0] or lang or None
 
 
 def summary_text(summary: str | None) -> str:

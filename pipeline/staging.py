@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -131,10 +131,9 @@ def batch_dir(staging_dir: Path, run_id: str, shard: int) -> Path:
     return Path(staging_dir) / safe_run / f"shard-{shard:04d}"
 
 
-def _feed_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
-    rows = []
+def _feed_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> Iterator[dict]:
     for poll, topic, outlet in polls:
-        rows.append({
+        yield {
             "feed_url": poll.feed_url, "topic": topic, "outlet": outlet,
             "polled_at": poll.polled_at, "status": poll.status, "etag": poll.etag,
             "last_modified": poll.last_modified, "not_modified": poll.not_modified,
@@ -142,12 +141,11 @@ def _feed_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
             "error_detail": poll.failure.detail if poll.failure else None,
             "entry_count": len(poll.entries), "hub_url": poll.hub_url,
             "self_url": poll.self_url, "is_malformed": poll.is_malformed,
-        })
-    return rows
+        }
 
 
-def _entry_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
-    return [
+def _entry_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> Iterator[dict]:
+    return (
         {
             "feed_url": e.feed_url, "entry_key": e.entry_key, "url": e.url, "title": e.title,
             "summary": e.summary, "published_at": e.published_at,
@@ -155,7 +153,7 @@ def _entry_rows(polls: Iterable[tuple[FeedPoll, str, str]]) -> list[dict]:
         }
         for poll, _, _ in polls
         for e in poll.entries
-    ]
+    )
 
 
 def _article_rows(articles: Sequence[Article], *, start: int = 0) -> list[dict]:
@@ -198,11 +196,10 @@ def _finding_rows(articles: Sequence[Article]) -> list[dict]:
     ]
 
 
-def _check_rows(checks: Sequence[PageCheck]) -> list[dict]:
-    rows = []
+def _check_rows(checks: Sequence[PageCheck]) -> Iterator[dict]:
     for c in checks:
         fp = c.fingerprint
-        rows.append({
+        yield {
             "article_id": c.article_id, "url": c.url, "checked_at": c.checked_at,
             "slot": c.slot, "outcome": c.outcome, "status": c.status, "etag": c.etag,
             "last_modified": c.last_modified, "base_revision": c.base_revision,
@@ -210,24 +207,38 @@ def _check_rows(checks: Sequence[PageCheck]) -> list[dict]:
             "word_count": fp.word_count if fp else None, "signature": fp.signature if fp else None,
             "modified_at": c.modified_at, "words_added": c.words_added,
             "words_removed": c.words_removed, "diff": c.diff, "detail": c.detail,
-        })
-    return rows
+        }
 
 
-def _log_rows(log: Sequence[FetchLogRow]) -> list[dict]:
-    return [
+def _log_rows(log: Sequence[FetchLogRow]) -> Iterator[dict]:
+    return (
         {
             "seq": seq, "url": r.url, "kind": r.kind, "status": r.status,
             "error_class": r.error_class, "detail": r.detail, "bytes": r.bytes,
             "duration_ms": r.duration_ms, "attempt": r.attempt, "fetched_at": r.fetched_at,
         }
         for seq, r in enumerate(log)
-    ]
+    )
 
 
 #: Articles buffered before a Parquet row group is written: a few MB of text, so a
 #: batch's memory stays flat however many articles it holds.
 ROW_GROUP_ARTICLES = 1024
+#: Rows per row group of the other tables (feeds, entries, the fetch log, ...).
+ROW_GROUP_ROWS = 8192
+
+
+def _write_rows(path: Path, schema: pa.Schema, rows: Iterable[dict]) -> None:
+    """One Parquet file from rows made as they are written, a row group at a time, so a
+    big shard never holds a whole table of dicts."""
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        group: list[dict] = []
+        for row in rows:
+            group.append(row)
+            if len(group) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema))
+                group = []
+        writer.write_table(pa.Table.from_pylist(group, schema=schema))
 
 
 class BatchWriter:
@@ -297,12 +308,11 @@ class BatchWriter:
             "feeds": _feed_rows(polls),
             "entries": _entry_rows(polls),
             "fetch_log": _log_rows(fetch_log),
-            "aliases": [asdict(a) for a in aliases],
+            "aliases": (asdict(a) for a in aliases),
             "checks": _check_rows(checks),
         }
         for stem, rows in tables.items():
-            table = pa.Table.from_pylist(rows, schema=BATCH_TABLES[stem])
-            pq.write_table(table, self.tmp / f"{stem}.parquet", compression="zstd")
+            _write_rows(self.tmp / f"{stem}.parquet", BATCH_TABLES[stem], rows)
         (self.tmp / _REPORT).write_text(json.dumps(report.to_dict(), sort_keys=True),
                                         encoding="utf-8")
         self._done = True
