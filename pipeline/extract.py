@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,8 @@ from .metadata import DEFAULT_FUTURE_TOLERANCE, PageMetadata, read_metadata
 from .records import DateFinding, Failure, FeedEntry, Response, TextSource
 
 __all__ = ["Extraction", "extract_page", "parse_page", "summary_text"]
+
+log = logging.getLogger(__name__)
 
 #: Below this many words a page is taken to have given no article text.
 MIN_WORDS = 25
@@ -101,6 +104,52 @@ def parse_page(html: str) -> Any:
     return load_html(html)
 
 
+@dataclass(frozen=True, slots=True)
+class _PageFields:
+    """What the pipeline keeps of trafilatura's metadata."""
+
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None
+    sitename: str | None = None
+    url: str | None = None
+
+
+def _trafilatura_fields(tree: Any, url: str) -> _PageFields:
+    """Title, author, date, site name and URL by trafilatura's own metadata steps.
+
+    `bare_extraction(with_metadata=True)` also derives categories, tags and a licence
+    from every link of the page (a tenth of its time), which the pipeline reads its own
+    way (metadata.py) or not at all; so these fields are asked for one by one, in the
+    order and with the fallbacks trafilatura uses.
+    """
+    from htmldate import find_date
+    from trafilatura import metadata as tm
+
+    meta = tm.examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None  # a bare handle, not a name
+    try:
+        meta = tm.extract_meta_json(tree, meta)
+    except Exception as exc:  # trafilatura's JSON-LD bugs: the meta tags' fields still hold
+        log.warning("%s: trafilatura could not read its JSON-LD: %s", url, exc)
+    title = meta.title or tm.extract_title(tree)
+    author = meta.author or tm.extract_author(tree)
+    page_url = meta.url or tm.extract_url(tree, url)
+    sitename = (meta.sitename or tm.extract_sitename(tree) or "").lstrip("@")
+    if sitename and "." not in sitename and not sitename[0].isupper():
+        sitename = sitename.title()
+    elif not sitename and page_url:
+        match = tm.META_URL.match(page_url)
+        sitename = match[1] if match else ""
+    fields = tm.Document()
+    fields.title, fields.author, fields.url, fields.sitename = title, author, page_url, sitename
+    fields.date = find_date(tree, **_DATE_PARAMS, url=page_url)
+    fields.clean_and_trim()  # entities, spaces and length, as trafilatura leaves them
+    return _PageFields(fields.title or None, fields.author or None, fields.date,
+                       fields.sitename or None, fields.url or None)
+
+
 def extract_page(
     page: Response,
     entry: FeedEntry,
@@ -122,23 +171,21 @@ def extract_page(
         # trafilatura works on its own copy of a tree it is given, so the metadata code
         # below reads the same parse: one parse per page instead of three.
         doc = trafilatura.bare_extraction(
-            tree if tree is not None else html,
-            url=page.final_url,
-            include_comments=False,
-            with_metadata=True,
-            date_extraction_params=_DATE_PARAMS,
+            tree if tree is not None else html, url=page.final_url, include_comments=False,
         )
+        fields = _trafilatura_fields(tree, page.final_url) if tree is not None else _PageFields()
     except Exception as exc:  # the extractor's own bugs on hostile HTML: a recorded failure
         html, tree, doc, error = "", None, None, f"{type(exc).__name__}: {exc}"[:300]
+        fields = _PageFields()
     else:
         error = "no article text found"
     meta = read_metadata(
         html, page.final_url, timezone=timezone, feed_published=entry.published_at,
-        feed_categories=entry.categories, page_date=doc.date if doc else None,
-        extra_authors=(doc.author,) if doc and doc.author else (),
+        feed_categories=entry.categories, page_date=fields.date,
+        extra_authors=(fields.author,) if fields.author else (),
         fetched_at=page.fetched_at, future_tolerance=future_tolerance, tree=tree,
     ) if html else PageMetadata()
-    title = (doc.title if doc else None) or entry.title
+    title = fields.title or entry.title
     text = _drop_title_line((doc.text or "") if doc else "", title)
     source: TextSource = "page"
     if len(text.split()) < MIN_WORDS:
@@ -158,9 +205,9 @@ def extract_page(
         published_at_source=meta.published_at_source,
         modified_at=meta.modified_at,
         modified_at_source=meta.modified_at_source,
-        site_name=doc.sitename if doc else None,
-        language=_language(page.body, (doc.language if doc else None, meta.language), text),
-        canonical_url=meta.canonicals[0] if meta.canonicals else (doc.url if doc else None),
+        site_name=fields.sitename,
+        language=_language(page.body, (meta.language,), text),
+        canonical_url=meta.canonicals[0] if meta.canonicals else fields.url,
         canonicals=meta.canonicals,
         amp_urls=meta.amp_urls,
         section=meta.section,

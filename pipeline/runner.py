@@ -27,7 +27,16 @@ from .identity import fetch_key, resolve_identity, unwrap_redirect
 from .load import LoadReport, RunInfo, load_batches
 from .poll import FeedState, poll_feed, poll_result
 from .progress import ProgressSink
-from .records import Article, Failure, FeedEntry, FeedPoll, FetchLogRow, Response, Shard
+from .records import (
+    Article,
+    Failure,
+    FeedEntry,
+    FeedPoll,
+    FetchLogRow,
+    Fingerprint,
+    Response,
+    Shard,
+)
 from .revisions import due_checks, recheck
 from .staging import Alias, BatchWriter, ShardReport, batch_dir, read_report
 from .urls import normalise_url, resolve_link, url_key
@@ -185,7 +194,7 @@ def _absolute(links: Sequence[str], base: str) -> list[str]:
 
 
 def _article(
-    page: Response, entry: FeedEntry, meta: FeedMeta, found: Extraction, settings: DedupSettings,
+    page: Response, entry: FeedEntry, meta: FeedMeta, found: Extraction, fp: Fingerprint,
     also_seen: tuple[str, ...] = (),
 ) -> Article:
     # A canonical on another registrable domain is syndication: "copy of", not "same".
@@ -194,7 +203,6 @@ def _article(
         redirects=page.redirects, canonicals=found.canonicals or (found.canonical_url,),
         also_seen=(*also_seen, *_absolute(found.amp_urls, page.final_url)),
     )
-    (fp,) = fingerprint_texts([found.text], settings=settings)
     # Validators belong to the URL that answered; re-checks fetch the article's own URL.
     own_validators = normalise_url(page.final_url) == identity.url
     return Article(
@@ -235,13 +243,14 @@ _Item = tuple[Response, FeedEntry, FeedMeta, tuple[str, ...]]
 
 def process_pages(items: Sequence[_Item], settings: DedupSettings) -> list[Article | Failure]:
     """Extract and fingerprint fetched pages; runs inside an extraction process."""
-    out: list[Article | Failure] = []
-    for page, entry, meta, also_seen in items:
-        found = extract_page(page, entry, timezone=meta.timezone,
-                             future_tolerance=timedelta(minutes=meta.future_tolerance_minutes))
-        out.append(found if isinstance(found, Failure)
-                   else _article(page, entry, meta, found, settings, also_seen))
-    return out
+    found = [extract_page(page, entry, timezone=meta.timezone,
+                          future_tolerance=timedelta(minutes=meta.future_tolerance_minutes))
+             for page, entry, meta, _ in items]
+    # Fingerprinted together: numpy's cost per call is paid once per chunk, not per page.
+    texts = [f.text for f in found if not isinstance(f, Failure)]
+    prints = iter(fingerprint_texts(texts, settings=settings))
+    return [f if isinstance(f, Failure) else _article(page, entry, meta, f, next(prints), seen)
+            for f, (page, entry, meta, seen) in zip(found, items, strict=True)]
 
 
 class ExtractionPool:
