@@ -15,6 +15,7 @@ seen), then the one with most words.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass
@@ -68,7 +69,7 @@ MIN_CONTAINED_SHINGLES = 50
 MIN_BOILERPLATE_ARTICLES = 2  # different articles of one outlet that must share a sentence
 #: Unassigned articles taken into story assignment at once: a big load is assigned slice by
 #: slice (each meets the earlier ones as history), so its memory does not grow with its size.
-STORY_SLICE = 4096
+STORY_SLICE = 2048
 _VERIFY_CHUNK = 65536  # candidate pairs compared at once (bounds a (chunk, num_perm) array)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -293,6 +294,9 @@ class StoryReport:
     stories_merged: int = 0
     boilerplate_learned: int = 0
     articles_cleaned: int = 0  # stored texts of earlier articles rewritten by new boilerplate
+
+    def __add__(self, other: StoryReport) -> StoryReport:
+        return StoryReport(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(slots=True)
@@ -627,23 +631,25 @@ def _write_assignment(con: duckdb.DuckDBPyConnection, assignment: list[tuple[str
 
 
 def update_stories(con: duckdb.DuckDBPyConnection, *, settings: DedupSettings,
-                   now: datetime, slice_size: int = STORY_SLICE) -> StoryReport:
+                   now: datetime, slice_size: int = STORY_SLICE,
+                   max_slices: int | None = None) -> StoryReport:
     """Put every article not yet in a story (page_type 'article') into one, inside the
     caller's transaction: learn and strip outlet boilerplate (re-cleaning earlier articles
     when a sentence is newly learned), sign, find candidates by band key within the window
     and in the batch, verify, and join or found stories. Re-running changes nothing.
 
-    Works in slices of `slice_size` articles, each assigned before the next is read."""
+    Works in slices of `slice_size` articles, each assigned before the next is read; with
+    `max_slices`, stops after that many (the loader commits each slice on its own)."""
     total, previous = StoryReport(), set()
-    while True:
+    for _ in range(max_slices) if max_slices is not None else itertools.count():
         batch = _pending(con, slice_size)
         if not batch.ids:
             return total
         if previous.intersection(batch.ids):  # a bug, not bad input: never loop forever
             raise NewspipeError(f"story assignment left {batch.ids[0]} without a story")
         previous = set(batch.ids)
-        done = _assign_slice(con, batch, settings=settings, now=now)
-        total = StoryReport(*(a + b for a, b in zip(astuple(total), astuple(done), strict=True)))
+        total = total + _assign_slice(con, batch, settings=settings, now=now)
+    return total
 
 
 def _assign_slice(con: duckdb.DuckDBPyConnection, batch: _Pending, *, settings: DedupSettings,

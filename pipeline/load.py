@@ -1,4 +1,4 @@
-"""The loader: staged batches into DuckDB, set-based, in one transaction.
+"""The loader: staged batches into DuckDB, set-based, a transaction per batch.
 
 Only this module (and quality results) writes the database, through `store.writer`.
 Batches already recorded in `staged_batches` are skipped, so a retried or cleared load
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from . import store
 from .config import DedupSettings
-from .dedup import update_stories
+from .dedup import STORY_SLICE, StoryReport, update_stories
 from .errors import StoreError
 from .revisions import reassess_stories
 from .staging import BATCH_TABLES, ShardReport
@@ -99,10 +100,6 @@ def _table_files(paths: Sequence[str], stem: str, scratch: Path) -> list[str]:
 
 def _stage(con: duckdb.DuckDBPyConnection, batches: Sequence[ShardReport], scratch: Path) -> None:
     paths = [str(Path(r.path).resolve()) for r in batches]
-    for path in paths:
-        missing = [stem for stem in CORE_TABLES if not Path(path, f"{stem}.parquet").exists()]
-        if missing:
-            raise StoreError(f"staged batch {path} lacks {', '.join(missing)}")
     files = {stem: _table_files(paths, stem, scratch) for stem in BATCH_TABLES}
     store.execute_file(
         con, "load/00_stage.sql",
@@ -115,6 +112,41 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> int:
     return int(con.execute(sql, params or None).fetchall()[0][0])
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _check_complete(batches: Sequence[ShardReport]) -> None:
+    """Refuse a load with a torn batch before any of it is stored."""
+    for batch in batches:
+        path = Path(batch.path).resolve()
+        missing = [stem for stem in CORE_TABLES if not (path / f"{stem}.parquet").exists()]
+        if missing:
+            raise StoreError(f"staged batch {path} lacks {', '.join(missing)}")
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: ShardReport, *, now: datetime,
+                dedup: DedupSettings) -> tuple[int, int, int]:
+    """One staged batch into the tables, inside the caller's transaction; returns the
+    fetch-log rows, revisions applied and articles that left their story by revision."""
+    with tempfile.TemporaryDirectory(prefix="newspipe-stage-") as scratch:
+        _stage(con, [batch], Path(scratch))
+    for step in LOAD_STEPS:
+        store.execute_file(con, step, loaded_at=now)
+    revisions = _count(con, "SELECT count(*) FROM applied_revisions")
+    # A revision that is no longer a copy leaves its story before dedup runs, so the
+    # same load places it afresh.
+    left_story = reassess_stories(con, settings=dedup) if revisions else 0
+    return _count(con, "SELECT count(*) FROM staged_fetch_log"), revisions, left_story
+
+
 def load_batches(
     con: duckdb.DuckDBPyConnection,
     reports: Sequence[ShardReport],
@@ -123,46 +155,51 @@ def load_batches(
     dedup: DedupSettings,
     now: datetime | None = None,
 ) -> LoadReport:
-    """Load pending batches into an open writer connection, in one transaction."""
+    """Load pending batches into an open writer connection, then put their articles into
+    stories.
+
+    Each batch is one transaction, and story assignment one per slice of articles, so a
+    load's memory is that of one batch however many there are. A load that fails part way
+    keeps what it committed (recorded in staged_batches, the batches are skipped when it is
+    retried; articles still without a story are assigned by the next load) and publishes
+    nothing, so readers never see it half done.
+    """
     now = now or datetime.now(UTC)
     pending = _pending(con, reports)
     skipped = len(reports) - len(pending)
     if not pending:
         return LoadReport(run.run_id, 0, skipped, 0, 0, 0)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        with tempfile.TemporaryDirectory(prefix="newspipe-stage-") as scratch:
-            _stage(con, pending, Path(scratch))
-        before = _count(con, "SELECT count(*) FROM articles")
-        for step in LOAD_STEPS:
-            store.execute_file(con, step, loaded_at=now)
-        loaded = _count(con, "SELECT count(*) FROM articles") - before
-        duplicates = _count(
-            con, "SELECT count(*) FROM articles WHERE run_id = $run_id AND is_exact_duplicate",
-            run_id=run.run_id,
-        ) if loaded else 0
-        revisions = _count(con, "SELECT count(*) FROM applied_revisions")
-        # A revision that is no longer a copy leaves its story before dedup runs, so the
-        # same load places it afresh.
-        left_story = reassess_stories(con, settings=dedup) if revisions else 0
-        stories = update_stories(con, settings=dedup, now=now)
-        totals = {f: sum(getattr(r, f) for r in pending) for f in (
-            "feeds_polled", "feeds_failed", "entries_new", "pages_fetched", "pages_failed",
-            "articles_extracted")}
+    _check_complete(pending)
+    before = _count(con, "SELECT count(*) FROM articles")
+    log_rows = revisions = left_story = 0
+    for batch in pending:
+        with _transaction(con):
+            rows, revised, left = _load_batch(con, batch, now=now, dedup=dedup)
+        log_rows, revisions, left_story = log_rows + rows, revisions + revised, left_story + left
+    stories = StoryReport()
+    unassigned = _count(con, "SELECT count(*) FROM articles "
+                             "WHERE story_id IS NULL AND page_type = 'article'")
+    for _ in range(unassigned // STORY_SLICE + 1):  # each slice assigns all it reads
+        with _transaction(con):
+            stories = stories + update_stories(con, settings=dedup, now=now, max_slices=1)
+    loaded = _count(con, "SELECT count(*) FROM articles") - before
+    duplicates = _count(
+        con, "SELECT count(*) FROM articles WHERE run_id = $run_id AND is_exact_duplicate",
+        run_id=run.run_id,
+    ) if loaded else 0
+    totals = {f: sum(getattr(r, f) for r in pending) for f in (
+        "feeds_polled", "feeds_failed", "entries_new", "pages_fetched", "pages_failed",
+        "articles_extracted")}
+    with _transaction(con):
         store.execute_file(
             con, "load/70_runs.sql", run_id=run.run_id, trigger=run.trigger,
             started_at=run.started_at, loaded_at=now, articles_loaded=loaded,
             exact_duplicates=duplicates, **totals,
         )
-        log_rows = _count(con, "SELECT count(*) FROM staged_fetch_log")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return LoadReport(
         run.run_id, len(pending), skipped, loaded, duplicates, log_rows,
-        stories_new=getattr(stories, "stories_new", 0),
-        stories_merged=getattr(stories, "stories_merged", 0),
+        stories_new=stories.stories_new,
+        stories_merged=stories.stories_merged,
         revisions=revisions,
         left_story=left_story,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -137,8 +137,11 @@ def poll_result(feed_url: str, result: Response | Failure, *, now: datetime) -> 
     )
 
 
-def poll_feed(feed_url: str, *, fetcher, state: FeedState | None, now: datetime) -> FeedPoll:
-    """Fetch one feed with its conditional-GET validators and parse it if it changed."""
+def poll_feed(feed_url: str, *, fetcher, state: FeedState | None, now: datetime,
+              interpret: Callable[..., FeedPoll] = poll_result) -> FeedPoll:
+    """Fetch one feed with its conditional-GET validators and parse it if it changed.
+
+    `interpret` is `poll_result` or a stand-in that runs it elsewhere (another process)."""
     state = state or FeedState()
     result = fetcher.get(feed_url, kind="feed", etag=state.etag, last_modified=state.last_modified)
-    return poll_result(feed_url, result, now=now)
+    return interpret(feed_url, result, now=now)

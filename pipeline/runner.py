@@ -7,6 +7,9 @@ in a one-slot pool; `newspipe run` loops over the same functions in-process.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 import os
 import threading
@@ -344,12 +347,23 @@ def extract_stream(
 
 
 def _poll_all(fetcher: Fetcher, metas: Sequence[FeedMeta], states: dict[str, FeedState],
-              now: datetime, concurrency: int) -> list[FeedPoll]:
-    def poll(meta: FeedMeta) -> FeedPoll:
-        return poll_feed(meta.feed_url, fetcher=fetcher, state=states.get(meta.feed_url), now=now)
+              now: datetime, concurrency: int, pool: ExtractionPool | None = None,
+              ) -> list[FeedPoll]:
+    """Every feed of a shard, fetched by threads; parsed by the extraction workers when
+    the run has them (feedparser is pure Python: in this process it holds the lock every
+    fetching thread needs, while the workers wait for pages)."""
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(metas)))) as pool:
-        return list(pool.map(poll, metas))
+    def in_pool(feed_url: str, result: Response | Failure, *, now: datetime) -> FeedPoll:
+        return pool.executor().submit(poll_result, feed_url, result, now=now).result()
+
+    interpret = in_pool if pool is not None and pool.started else poll_result
+
+    def poll(meta: FeedMeta) -> FeedPoll:
+        return poll_feed(meta.feed_url, fetcher=fetcher, state=states.get(meta.feed_url),
+                         now=now, interpret=interpret)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(metas)))) as threads:
+        return list(threads.map(poll, metas))
 
 
 def _failure_row(failure: Failure, now: datetime) -> FetchLogRow:
@@ -485,7 +499,8 @@ def ingest_shard(
     metas = {m.feed_url: m for m in _feed_metas(config, shard)}
     states, _ = _snapshot_state(Path(db_path), shard.feed_urls, None)
     with Fetcher(FetchLimits.from_settings(config.fetch)) as fetcher:
-        polls = _poll_all(fetcher, list(metas.values()), states, now(), config.fetch.global_concurrency)
+        polls = _poll_all(fetcher, list(metas.values()), states, now(),
+                          config.fetch.global_concurrency, pool)
         return _stage_polls(config, polls, metas, fetcher=fetcher, db_path=Path(db_path),
                             batch=batch, now=now, pool=pool, on_pages=on_pages)
 
@@ -583,10 +598,21 @@ def run_once(
         # the other's pages keep the extraction workers busy.
         with ThreadPoolExecutor(max_workers=CONCURRENT_SHARDS, thread_name_prefix="shard") as run:
             reports = list(run.map(ingest, shards))
+    _return_freed_memory()
     with progress.stage("load", len(reports)) as loading:
         load = load_staged(db_path, reports, run=RunInfo(run_id, trigger, started), dedup=config.dedup)
         loading.advance(len(reports))
     return RunSummary(run_id, tuple(reports), load)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap the shards freed back to the system before the load, so a run's peak
+    memory is its larger stage's, not the sum of both (glibc keeps freed memory by default)."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:  # glibc only; other allocators return memory on their own
+        trim(0)
 
 
 class _Silent:
