@@ -13,7 +13,7 @@ from .languages import confirms
 from .metadata import DEFAULT_FUTURE_TOLERANCE, PageMetadata, read_metadata
 from .records import DateFinding, Failure, FeedEntry, Response, TextSource
 
-__all__ = ["Extraction", "extract_page", "parse_page", "summary_text"]
+__all__ = ["Extraction", "extract_page", "parse_page", "summary_text", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,16 @@ def _language(body: bytes, declared: tuple[str | None, ...], text: str) -> str |
     import py3langid  # ships its model; imported where used
 
     return py3langid.classify(sample)[0] or lang or None
+
+
+def warm_up() -> None:
+    """Import the extractor and load the language model now, in a new extraction process:
+    the first pages do not wait for them, and the process's memory is what it will stay
+    (the model is 90 MB, and pages that need it come sooner or later)."""
+    import py3langid
+    import trafilatura  # noqa: F401 - imported for its import time
+
+    py3langid.classify("warm up")
 
 
 def summary_text(summary: str | None) -> str:

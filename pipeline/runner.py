@@ -23,7 +23,7 @@ from pathlib import Path
 from . import store
 from .config import Config, DedupSettings, FeedConfig
 from .errors import TooManyFailures
-from .extract import Extraction, extract_page
+from .extract import Extraction, extract_page, warm_up
 from .fetch import Fetcher, FetchLimits
 from .fingerprint import fingerprint_texts
 from .identity import fetch_key, resolve_identity, unwrap_redirect
@@ -289,7 +289,8 @@ class ExtractionPool:
 
                 method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
                 executor = ProcessPoolExecutor(max_workers=self.workers,
-                                               mp_context=multiprocessing.get_context(method))
+                                               mp_context=multiprocessing.get_context(method),
+                                               initializer=warm_up)
                 executor.submit(int).result()  # a forking pool starts every worker on first use
                 self._executor = executor
             return self._executor
