@@ -132,10 +132,24 @@ def _check_complete(batches: Sequence[ShardReport]) -> None:
             raise StoreError(f"staged batch {path} lacks {', '.join(missing)}")
 
 
-def _load_batch(con: duckdb.DuckDBPyConnection, batch: ShardReport, *, now: datetime,
-                dedup: DedupSettings) -> tuple[int, int, int]:
-    """One staged batch into the tables, inside the caller's transaction; returns the
-    fetch-log rows, revisions applied and articles that left their story by revision."""
+@dataclass(frozen=True, slots=True)
+class _BatchLoaded:
+    """What one batch added."""
+
+    articles: int
+    exact_duplicates: int
+    fetch_log_rows: int
+    revisions: int
+    left_story: int
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: ShardReport, *, run: RunInfo,
+                now: datetime, dedup: DedupSettings) -> _BatchLoaded:
+    """One staged batch into the tables and its counts into the run's row, inside the
+    caller's transaction (the runs row accumulates over the batches of a run)."""
+    articles = "SELECT count(*) FROM articles"
+    duplicates = "SELECT count(*) FROM articles WHERE is_exact_duplicate"
+    before = (_count(con, articles), _count(con, duplicates))
     with tempfile.TemporaryDirectory(prefix="newspipe-stage-") as scratch:
         _stage(con, [batch], Path(scratch))
     for step in LOAD_STEPS:
@@ -144,7 +158,30 @@ def _load_batch(con: duckdb.DuckDBPyConnection, batch: ShardReport, *, now: date
     # A revision that is no longer a copy leaves its story before dedup runs, so the
     # same load places it afresh.
     left_story = reassess_stories(con, settings=dedup) if revisions else 0
-    return _count(con, "SELECT count(*) FROM staged_fetch_log"), revisions, left_story
+    loaded = _BatchLoaded(_count(con, articles) - before[0], _count(con, duplicates) - before[1],
+                          _count(con, "SELECT count(*) FROM staged_fetch_log"), revisions,
+                          left_story)
+    store.execute_file(
+        con, "load/70_runs.sql", run_id=run.run_id, trigger=run.trigger,
+        started_at=run.started_at, loaded_at=now, articles_loaded=loaded.articles,
+        exact_duplicates=loaded.exact_duplicates,
+        **{f: getattr(batch, f) for f in ("feeds_polled", "feeds_failed", "entries_new",
+                                          "pages_fetched", "pages_failed",
+                                          "articles_extracted")},
+    )
+    return loaded
+
+
+def _assign_stories(con: duckdb.DuckDBPyConnection, *, dedup: DedupSettings,
+                    now: datetime) -> StoryReport:
+    """Every article still without a story into one, a committed slice at a time."""
+    stories = StoryReport()
+    unassigned = _count(con, "SELECT count(*) FROM articles "
+                             "WHERE story_id IS NULL AND page_type = 'article'")
+    for _ in range(unassigned // STORY_SLICE + 1):  # each slice assigns all it reads
+        with _transaction(con):
+            stories = stories + update_stories(con, settings=dedup, now=now, max_slices=1)
+    return stories
 
 
 def load_batches(
@@ -155,51 +192,30 @@ def load_batches(
     dedup: DedupSettings,
     now: datetime | None = None,
 ) -> LoadReport:
-    """Load pending batches into an open writer connection, then put their articles into
-    stories.
+    """Load pending batches into an open writer connection, then put every article still
+    without a story into one.
 
-    Each batch is one transaction, and story assignment one per slice of articles, so a
-    load's memory is that of one batch however many there are. A load that fails part way
-    keeps what it committed (recorded in staged_batches, the batches are skipped when it is
-    retried; articles still without a story are assigned by the next load) and publishes
-    nothing, so readers never see it half done.
+    Each batch (its rows, its staged_batches record and its counts in `runs`) is one
+    transaction, and story assignment one per slice of articles, so a load's memory is that
+    of one batch however many there are. A load that fails part way publishes nothing and
+    keeps what it committed: its retry skips the recorded batches and assigns the stories
+    still owed.
     """
     now = now or datetime.now(UTC)
     pending = _pending(con, reports)
-    skipped = len(reports) - len(pending)
-    if not pending:
-        return LoadReport(run.run_id, 0, skipped, 0, 0, 0)
     _check_complete(pending)
-    before = _count(con, "SELECT count(*) FROM articles")
-    log_rows = revisions = left_story = 0
+    done = []
     for batch in pending:
         with _transaction(con):
-            rows, revised, left = _load_batch(con, batch, now=now, dedup=dedup)
-        log_rows, revisions, left_story = log_rows + rows, revisions + revised, left_story + left
-    stories = StoryReport()
-    unassigned = _count(con, "SELECT count(*) FROM articles "
-                             "WHERE story_id IS NULL AND page_type = 'article'")
-    for _ in range(unassigned // STORY_SLICE + 1):  # each slice assigns all it reads
-        with _transaction(con):
-            stories = stories + update_stories(con, settings=dedup, now=now, max_slices=1)
-    loaded = _count(con, "SELECT count(*) FROM articles") - before
-    duplicates = _count(
-        con, "SELECT count(*) FROM articles WHERE run_id = $run_id AND is_exact_duplicate",
-        run_id=run.run_id,
-    ) if loaded else 0
-    totals = {f: sum(getattr(r, f) for r in pending) for f in (
-        "feeds_polled", "feeds_failed", "entries_new", "pages_fetched", "pages_failed",
-        "articles_extracted")}
-    with _transaction(con):
-        store.execute_file(
-            con, "load/70_runs.sql", run_id=run.run_id, trigger=run.trigger,
-            started_at=run.started_at, loaded_at=now, articles_loaded=loaded,
-            exact_duplicates=duplicates, **totals,
-        )
+            done.append(_load_batch(con, batch, run=run, now=now, dedup=dedup))
+    stories = _assign_stories(con, dedup=dedup, now=now)
     return LoadReport(
-        run.run_id, len(pending), skipped, loaded, duplicates, log_rows,
+        run.run_id, len(pending), len(reports) - len(pending),
+        articles_loaded=sum(d.articles for d in done),
+        exact_duplicates=sum(d.exact_duplicates for d in done),
+        fetch_log_rows=sum(d.fetch_log_rows for d in done),
         stories_new=stories.stories_new,
         stories_merged=stories.stories_merged,
-        revisions=revisions,
-        left_story=left_story,
+        revisions=sum(d.revisions for d in done),
+        left_story=sum(d.left_story for d in done),
     )

@@ -240,3 +240,27 @@ def test_checksums_ignore_only_stamps(tmp_path, batches, clean_load):
     assert partial.keys() == clean_load.keys()
     assert partial["articles"] != clean_load["articles"]
     assert partial["staged_batches"] != clean_load["staged_batches"]
+
+
+def test_a_load_that_fails_after_its_batches_committed_is_finished_by_the_retry(
+        tmp_path, batches, clean_load, monkeypatch):
+    """Batches commit one by one and stories a slice at a time: a load that dies in story
+    assignment publishes nothing, and its retry (no batch left to load) assigns the rest."""
+    import pipeline.load
+
+    base, big = batches
+    db = tmp_path / "news.duckdb"
+    _load(db, [base], "base")
+    snapshot = _digest(db)
+
+    def dies(*args, **kwargs):
+        raise RuntimeError("killed during story assignment")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline.load, "update_stories", dies)
+        with pytest.raises(RuntimeError, match="story assignment"):
+            _load(db, [base, big], "big")
+    assert _digest(db) == snapshot  # nothing published
+
+    _load(db, [base, big], "big")
+    assert table_checksums(db, skip_timestamps=True) == clean_load
