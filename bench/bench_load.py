@@ -27,6 +27,7 @@ from benchlib import ORIGIN, load_average, ratio_line, timed
 
 from pipeline import load, store
 from pipeline.config import DedupSettings
+from pipeline.dedup import StoryReport
 from pipeline.fingerprint import fingerprint_texts
 from pipeline.fixtures.scale import ScaledWeb
 from pipeline.load import LoadReport, RunInfo, load_batches
@@ -123,9 +124,10 @@ def executemany_rate(loaded: duckdb.DuckDBPyConnection, tables: dict[str, int],
 
 @contextmanager
 def _replaced(module: object, name: str) -> Iterator[None]:
-    """`module.name` does nothing while inside: the load path measured on its own."""
+    """`module.name` does nothing (an empty StoryReport) while inside: the load path measured
+    on its own."""
     original = getattr(module, name)
-    setattr(module, name, lambda *args, **kwargs: None)
+    setattr(module, name, lambda *args, **kwargs: StoryReport())
     try:
         yield
     finally:

@@ -46,7 +46,7 @@ VIEWS_DIR = SQL_DIR / "views"
 WRITER_LOCK_TIMEOUT_SECONDS = 1800.0
 #: DuckDB's own memory for the writer (it takes 80% of RAM by default): beyond it the
 #: load spills to `<db>.writer.tmp/`, so a run's memory does not grow with its size.
-WRITER_MEMORY_LIMIT = "128MB"
+WRITER_MEMORY_LIMIT = "512MB"
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 _COMMENT = re.compile(r"--[^\n]*")
 
