@@ -137,11 +137,17 @@ def test_missing_file_is_a_clear_error(tmp_path):
 # --- incremental, in DuckDB --------------------------------------------------------------------
 
 
+def _migrated() -> duckdb.DuckDBPyConnection:
+    """An in-memory database with every migration applied."""
+    db = duckdb.connect()
+    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
+        db.execute(migration.read_text(encoding="utf-8"))
+    return db
+
+
 @pytest.fixture
 def con():
-    con = duckdb.connect()
-    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
-        con.execute(migration.read_text(encoding="utf-8"))
+    con = _migrated()
     for view in ("stories.sql", "story_copies.sql"):
         con.execute((ROOT / "sql" / "views" / view).read_text(encoding="utf-8"))
     yield con
@@ -199,9 +205,7 @@ def test_the_shards_signatures_give_the_stories_signing_in_the_writer_gives(con)
     _fixture_web(con)
     computed = [_stories(con), *(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
                                  for t in ("story_registry", "article_signatures", "article_bands"))]
-    reused = duckdb.connect()
-    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
-        reused.execute(migration.read_text(encoding="utf-8"))
+    reused = _migrated()
     _fixture_web(reused, add=_add_signed)
     assert [_stories(reused), *(reused.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
                                 for t in ("story_registry", "article_signatures",
@@ -312,9 +316,7 @@ def test_a_load_assigned_in_slices_gives_the_stories_of_one_slice(con):
     # A big load is assigned a slice at a time so its memory stays flat; each slice meets
     # the earlier ones as history, which must give the same stories.
     labelled = generate_corpus(CorpusSpec(n_docs=120, seed=11))
-    sliced = duckdb.connect()
-    for migration in sorted((ROOT / "sql" / "migrations").glob("*.sql")):
-        sliced.execute(migration.read_text(encoding="utf-8"))
+    sliced = _migrated()
     now = max(d.document.published_at for d in labelled)
     for db in (con, sliced):  # one load: all first seen now, published over months
         for d in labelled:
